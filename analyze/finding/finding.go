@@ -1,0 +1,136 @@
+// Package finding defines what nlbprobe reports: a Finding (a kind, a
+// severity, the frames that prove it and what to do about it) and the
+// bounded Store that collects findings as analyzers raise them, dedupes them
+// by key and hands each new one to a streaming callback.
+package finding
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
+)
+
+// Severity orders findings. The zero value is Info.
+type Severity uint8
+
+// The severities, in increasing order.
+const (
+	Info Severity = iota
+	Warning
+	Error
+)
+
+var severityNames = [...]string{"info", "warning", "error"}
+
+// String returns "info", "warning" or "error".
+func (s Severity) String() string {
+	if int(s) < len(severityNames) {
+		return severityNames[s]
+	}
+	return fmt.Sprintf("severity(%d)", uint8(s))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
+// ParseSeverity parses "info", "warning" or "error".
+func ParseSeverity(v string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(n, v) {
+			return Severity(i), nil
+		}
+	}
+	return Info, fmt.Errorf("finding: unknown severity %q (want info, warning or error)", v)
+}
+
+// Kind names a class of finding. The names are part of the JSON contract.
+type Kind string
+
+// The finding kinds. design.md lists the stable ones; the rest are additions.
+const (
+	DuplicateIP           Kind = "duplicate-ip"
+	MACChange             Kind = "mac-change"
+	NLBModeChange         Kind = "nlb-mode-change"
+	NLBStaleClusterMAC    Kind = "nlb-stale-cluster-mac"
+	NLBMixedModes         Kind = "nlb-mixed-modes"
+	DuplicateHostPriority Kind = "duplicate-host-priority"
+	PortRuleMismatch      Kind = "port-rule-mismatch"
+	HeartbeatGap          Kind = "heartbeat-gap"
+	ClusterNotSeen        Kind = "cluster-not-seen"
+	IGMPMemberMissing     Kind = "igmp-member-missing"
+	IGMPNoQuerier         Kind = "igmp-no-querier"
+	MulticastFlooding     Kind = "multicast-flooding"
+	UnicastFlooding       Kind = "unicast-flooding"
+	MalformedFrame        Kind = "malformed-frame"
+	CaptureTruncated      Kind = "capture-truncated"
+	CaptureFileTruncated  Kind = "capture-file-truncated"
+	CaptureDrops          Kind = "capture-drops"
+	UnsupportedLinkType   Kind = "unsupported-link-type"
+	StateEvicted          Kind = "state-evicted"
+	StaleStaticARP        Kind = "stale-static-arp"
+	PathMTUBlackhole      Kind = "path-mtu-blackhole"
+	PathMTUBelowExpected  Kind = "path-mtu-below-expected"
+	PathMTUUnreachable    Kind = "path-mtu-unreachable"
+)
+
+// Finding is one thing nlbprobe found, with the frames that show it.
+type Finding struct {
+	Kind     Kind     `json:"kind"`
+	Severity Severity `json:"severity"`
+	// Subject is what the finding is about, e.g. "cluster 192.168.100.80 vlan 10"
+	// or "192.168.1.5": stable for one subject, so findings can be grouped.
+	Subject string `json:"subject"`
+	VLAN    uint16 `json:"vlan"`
+	// Time is when the finding became known, in packet time (the frame that
+	// proved it), or the probe time for path-MTU findings.
+	Time time.Time `json:"time"`
+	// Start and End bound a finding that lasts (a heartbeat gap). End is zero
+	// while it is still going on.
+	Start   time.Time `json:"start,omitzero"`
+	End     time.Time `json:"end,omitzero"`
+	Message string    `json:"message"`
+	// Remedy is one line on what to do about it.
+	Remedy string `json:"remedy,omitempty"`
+	// Evidence holds frame numbers (1-based, across all inputs of a run), at
+	// most MaxEvidence of them: the first ones seen.
+	Evidence []uint64 `json:"evidence"`
+	// Count is how many times the finding was raised (frames or events).
+	Count uint64 `json:"count"`
+	// Related names the addresses involved, for scripts.
+	IPs  []netip.Addr `json:"ips,omitempty"`
+	MACs []addr.MAC   `json:"macs,omitempty"`
+}
+
+// MaxEvidence bounds the frame numbers kept per finding.
+const MaxEvidence = 16
+
+// Compare orders findings for reports: most severe first, then by time,
+// kind and subject, so output is deterministic.
+func Compare(a, b *Finding) int {
+	if a.Severity != b.Severity {
+		return int(b.Severity) - int(a.Severity)
+	}
+	if c := a.Time.Compare(b.Time); c != 0 {
+		return c
+	}
+	if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Subject, b.Subject)
+}
+
+// Sort sorts fs with Compare.
+func Sort(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int { return Compare(&a, &b) })
+}
