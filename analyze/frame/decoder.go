@@ -1,0 +1,328 @@
+package frame
+
+import (
+	"errors"
+	"net/netip"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
+)
+
+// Kind is what a frame carries, as far as nlbprobe is concerned.
+type Kind uint8
+
+// Frame kinds.
+const (
+	KindOther      Kind = iota // anything else (IPv6, LLDP, STP...)
+	KindARP                    // ARP for IPv4 over Ethernet
+	KindARPOther               // ARP with other address types or sizes (AARP, InfiniBand)
+	KindIPv4                   // IPv4 that is not IGMP
+	KindIGMP                   // IGMP of any version
+	KindHeartbeat              // NLB heartbeat (membership, extended or reliable)
+	KindNLBUnknown             // ethertype 0x886F without an NLB signature
+)
+
+var kindNames = [...]string{"other", "arp", "arp-other", "ipv4", "igmp", "nlb-heartbeat", "nlb-unknown"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "invalid"
+}
+
+// Status is how decoding a frame went.
+type Status uint8
+
+// Decode outcomes.
+const (
+	OK Status = iota
+	// Truncated: the capture's snaplen cut the frame; what was there is
+	// decoded. Not a fault of the frame.
+	Truncated
+	// Malformed: the frame was captured whole (or at least past the fault)
+	// and contradicts itself: too short for its headers, lengths or counts
+	// that run past the data, too many VLAN tags.
+	Malformed
+	// Unsupported: a link type this decoder does not read.
+	Unsupported
+)
+
+// Reason says which part of a malformed frame was at fault, for grouping
+// malformed-frame findings.
+type Reason uint8
+
+// Malformation reasons.
+const (
+	ReasonNone Reason = iota
+	ReasonLinkHeader
+	ReasonVLAN
+	ReasonARP
+	ReasonIPv4
+	ReasonIGMP
+	ReasonHeartbeat
+	ReasonOther
+)
+
+var reasonNames = [...]string{"", "link header", "802.1Q tag", "ARP", "IPv4 header", "IGMP", "NLB heartbeat", "other"}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "invalid"
+}
+
+// ARP is an ARP message for IPv4 over Ethernet, copied out of the frame.
+type ARP struct {
+	Op        uint16 // 1 request, 2 reply
+	SenderMAC addr.MAC
+	SenderIP  netip.Addr
+	TargetMAC addr.MAC
+	TargetIP  netip.Addr
+}
+
+// IsGratuitous reports whether the sender announces its own binding: sender
+// and target IP equal (RFC 5227 announcement, or a gratuitous reply).
+func (a *ARP) IsGratuitous() bool { return a.SenderIP == a.TargetIP }
+
+// IsProbe reports whether this is an RFC 5227 probe (sender IP 0.0.0.0),
+// which binds nothing.
+func (a *ARP) IsProbe() bool { return a.SenderIP == netip.IPv4Unspecified() }
+
+// Frame is a decoded frame. Pointers and slices inside are valid until the
+// next Decode.
+type Frame struct {
+	Kind   Kind
+	Status Status
+	Reason Reason
+	// Err is the decoder's error for a malformed or truncated frame.
+	Err error
+
+	Src, Dst addr.MAC
+	// DstKnown is false for Linux cooked captures, which keep only the
+	// source address; PacketType then says how the frame was addressed.
+	DstKnown   bool
+	PacketType layers.LinuxSLLPacketType
+	VLAN       VLAN
+	Tags       int
+	EtherType  layers.EthernetType
+
+	ARP  ARP
+	IPv4 struct {
+		Src, Dst netip.Addr
+		Protocol layers.IPProtocol
+	}
+	// IGMP and Heartbeat point at the decoder's layers when Kind says so.
+	IGMP      *IGMP
+	Heartbeat *Heartbeat
+}
+
+// Decoder decodes frames with preallocated layers. The zero value is not
+// usable; call NewDecoder.
+type Decoder struct {
+	eth     layers.Ethernet
+	sll     layers.LinuxSLL
+	sll2    layers.LinuxSLL2
+	vlans   vlanStack
+	arp     layers.ARP
+	ip4     layers.IPv4
+	igmp    IGMP
+	hb      Heartbeat
+	payload gopacket.Payload
+
+	ethParser, sllParser, sll2Parser *gopacket.DecodingLayerParser
+	decoded                          []gopacket.LayerType
+
+	f Frame
+}
+
+// NewDecoder returns a Decoder for Ethernet, Linux SLL and Linux SLL2
+// frames.
+func NewDecoder() *Decoder {
+	d := &Decoder{decoded: make([]gopacket.LayerType, 0, 8)}
+	common := []gopacket.DecodingLayer{&d.vlans, &d.arp, &d.ip4, &d.igmp, &d.hb, &d.payload}
+	newParser := func(first gopacket.LayerType, link gopacket.DecodingLayer) *gopacket.DecodingLayerParser {
+		p := gopacket.NewDecodingLayerParser(first)
+		// The sparse container indexes decoders by layer type: the fastest
+		// lookup gopacket has, at the cost of a slice up to our type 1886.
+		p.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
+		p.AddDecodingLayer(link)
+		for _, l := range common {
+			p.AddDecodingLayer(l)
+		}
+		// TCP, UDP, IPv6 and the rest end decoding quietly: nlbprobe counts
+		// them but does not look inside.
+		p.IgnoreUnsupported = true
+		return p
+	}
+	d.ethParser = newParser(layers.LayerTypeEthernet, &d.eth)
+	d.sllParser = newParser(layers.LayerTypeLinuxSLL, &d.sll)
+	d.sll2Parser = newParser(layers.LayerTypeLinuxSLL2, &d.sll2)
+	return d
+}
+
+// SupportsLinkType reports whether Decode reads frames of link type lt.
+func SupportsLinkType(lt layers.LinkType) bool {
+	switch lt {
+	case layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2:
+		return true
+	}
+	return false
+}
+
+var errUnsupportedLink = errors.New("link type carries no Ethernet header")
+
+// Decode decodes one frame of link type lt. wireLen is the frame's length on
+// the wire (the capture record's original length): a frame captured shorter
+// than that was cut by the snaplen, and a decode error there is truncation,
+// not malformation. The Frame is valid until the next Decode.
+func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
+	f := &d.f
+	f.Kind, f.Status, f.Reason, f.Err = KindOther, OK, ReasonNone, nil
+	f.Src, f.Dst, f.DstKnown, f.PacketType = addr.MAC{}, addr.MAC{}, true, 0
+	f.VLAN, f.Tags, f.EtherType = 0, 0, 0
+	f.IGMP, f.Heartbeat = nil, nil
+	d.vlans.reset()
+
+	var p *gopacket.DecodingLayerParser
+	switch lt {
+	case layers.LinkTypeEthernet:
+		p = d.ethParser
+	case layers.LinkTypeLinuxSLL:
+		p = d.sllParser
+	case layers.LinkTypeLinuxSLL2:
+		p = d.sll2Parser
+	default:
+		f.Status, f.Err = Unsupported, errUnsupportedLink
+		return f
+	}
+	err := p.DecodeLayers(data, &d.decoded)
+	for _, t := range d.decoded {
+		d.take(f, t)
+	}
+	if err != nil {
+		f.Err = err
+		f.Reason = d.failedLayer(lt)
+		if len(data) < wireLen {
+			f.Status = Truncated
+		} else {
+			f.Status = Malformed
+		}
+		return f
+	}
+	// The parser stops at an empty payload without calling the next layer:
+	// an IGMP or NLB frame with nothing after its header still is one.
+	switch {
+	case f.Kind == KindOther && (f.EtherType == EtherTypeNLB || f.EtherType == EtherTypeNLBOld):
+		f.Kind = KindNLBUnknown
+	case f.Kind == KindIPv4 && f.IPv4.Protocol == layers.IPProtocolIGMP:
+		f.Reason, f.Err, f.Status = ReasonIGMP, errIGMPShort, Malformed
+		if len(data) < wireLen {
+			f.Status = Truncated
+		}
+		return f
+	}
+	if p.Truncated || len(data) < wireLen {
+		f.Status = Truncated
+	}
+	return f
+}
+
+// take copies what layer t decoded into f.
+func (d *Decoder) take(f *Frame, t gopacket.LayerType) {
+	switch t {
+	case layers.LayerTypeEthernet:
+		f.Dst = addr.MACFrom(d.eth.DstMAC)
+		f.Src = addr.MACFrom(d.eth.SrcMAC)
+		f.EtherType = d.eth.EthernetType
+	case layers.LayerTypeLinuxSLL:
+		f.DstKnown = false
+		f.PacketType = d.sll.PacketType
+		if d.sll.AddrLen == 6 {
+			f.Src = addr.MACFrom(d.sll.Addr)
+		}
+		f.EtherType = d.sll.EthernetType
+	case layers.LayerTypeLinuxSLL2:
+		f.DstKnown = false
+		f.PacketType = layers.LinuxSLLPacketType(d.sll2.PacketType)
+		if d.sll2.AddrLength == 6 {
+			f.Src = addr.MACFrom(d.sll2.Addr)
+		}
+		f.EtherType = d.sll2.ProtocolType
+	case layers.LayerTypeDot1Q:
+		f.VLAN = d.vlans.vlan()
+		f.Tags = d.vlans.n
+		f.EtherType = d.vlans.Type
+	case layers.LayerTypeARP:
+		a := &d.arp
+		if a.AddrType != layers.LinkTypeEthernet || a.Protocol != layers.EthernetTypeIPv4 ||
+			a.HwAddressSize != 6 || a.ProtAddressSize != 4 {
+			f.Kind = KindARPOther
+			return
+		}
+		f.Kind = KindARP
+		f.ARP = ARP{
+			Op:        a.Operation,
+			SenderMAC: addr.MACFrom(a.SourceHwAddress),
+			SenderIP:  netip.AddrFrom4([4]byte(a.SourceProtAddress)),
+			TargetMAC: addr.MACFrom(a.DstHwAddress),
+			TargetIP:  netip.AddrFrom4([4]byte(a.DstProtAddress)),
+		}
+	case layers.LayerTypeIPv4:
+		f.Kind = KindIPv4
+		f.IPv4.Src = netip.AddrFrom4([4]byte(d.ip4.SrcIP.To4()))
+		f.IPv4.Dst = netip.AddrFrom4([4]byte(d.ip4.DstIP.To4()))
+		f.IPv4.Protocol = d.ip4.Protocol
+	case layers.LayerTypeIGMP:
+		f.Kind = KindIGMP
+		f.IGMP = &d.igmp
+	case LayerTypeHeartbeat:
+		f.Heartbeat = &d.hb
+		if d.hb.Kind == HeartbeatUnknown {
+			f.Kind = KindNLBUnknown
+		} else {
+			f.Kind = KindHeartbeat
+		}
+	}
+}
+
+// failedLayer names the layer that returned the error: the one after the
+// last layer decoded.
+func (d *Decoder) failedLayer(lt layers.LinkType) Reason {
+	if len(d.decoded) == 0 {
+		return ReasonLinkHeader
+	}
+	var next gopacket.LayerType
+	switch last := d.decoded[len(d.decoded)-1]; last {
+	case layers.LayerTypeEthernet:
+		next = d.eth.NextLayerType()
+	case layers.LayerTypeLinuxSLL:
+		next = d.sll.NextLayerType()
+	case layers.LayerTypeLinuxSLL2:
+		next = d.sll2.NextLayerType()
+	case layers.LayerTypeDot1Q:
+		next = d.vlans.NextLayerType()
+	case layers.LayerTypeIPv4:
+		next = d.ip4.NextLayerType()
+	default:
+		return ReasonOther
+	}
+	switch next {
+	case layers.LayerTypeDot1Q:
+		return ReasonVLAN
+	case layers.LayerTypeARP:
+		return ReasonARP
+	case layers.LayerTypeIPv4:
+		return ReasonIPv4
+	case layers.LayerTypeIGMP:
+		return ReasonIGMP
+	case LayerTypeHeartbeat:
+		return ReasonHeartbeat
+	}
+	return ReasonOther
+}
+
+var errTooManyTags = errors.New("more than two VLAN tags")

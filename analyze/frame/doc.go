@@ -1,0 +1,14 @@
+// Package frame decodes the frames nlbprobe cares about, in place and
+// without allocating: Ethernet or Linux cooked (SLL, SLL2) link headers, one
+// or two 802.1Q/802.1ad tags, ARP, IPv4, IGMP v1/v2/v3 and NLB heartbeats
+// (ethertype 0x886F, and 0xBF01 of very old versions).
+//
+// It is built on gopacket's DecodingLayerParser with preallocated layers,
+// plus three DecodingLayers of its own: Heartbeat (gopacket has none for
+// NLB), IGMP (gopacket splits v1/v2 and v3 into two layers that claim the same
+// layer type, and its v3 decoder appends to slices) and a VLAN tag stack that
+// keeps both tags of a QinQ frame.
+//
+// A Decoder is not safe for concurrent use; what Decode returns is valid
+// until the next call.
+package frame
