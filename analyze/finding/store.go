@@ -17,7 +17,9 @@ type Key struct {
 	IP, IP2 netip.Addr
 	MAC     addr.MAC
 	MAC2    addr.MAC
-	N       int64 // a discriminator: a host priority, a gap's start, a reason code
+	// N and M discriminate further: a host priority, a gap's start, a
+	// reason code.
+	N, M int64
 }
 
 // Store collects findings, deduplicated by Key and bounded in number. It is

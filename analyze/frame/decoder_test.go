@@ -11,6 +11,7 @@ import (
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
 )
 
 func TestQinQRealCapture(t *testing.T) {
@@ -139,7 +140,7 @@ func TestDecodeAllocs(t *testing.T) {
 // every frame gets a status. The corpus is full of deliberately malformed
 // frames of other protocols.
 func TestDecodeCorpus(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := testcapture.SharedPcaps(t)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -1,45 +1,21 @@
 package frame_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
 )
-
-// readCaptureLenient returns the frames of a classic pcap file up to the
-// first error, for seeding fuzzers and corpus tests.
-func readCaptureLenient(path string) []record {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		return nil
-	}
-	var out []record
-	for len(out) < 10000 {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		out = append(out, record{data, ci.Length, r.LinkType()})
-	}
-	return out
-}
 
 // seedFrames adds the frames of the real captures that matter to nlbprobe
 // (NLB, ARP, IGMP, QinQ) and a few built ones.
 func seedFrames(f *testing.F) {
-	dir, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "pcaps", "tcpdump-tests"))
+	dir := filepath.Join(testcapture.ModuleRoot(), "..", "shared", "pcaps", "tcpdump-tests")
 	for _, name := range []string{"msnlb.pcap", "IGMP_V1.pcap", "IGMP_V2.pcap", "igmpv3-queries.pcap",
 		"mtrace.pcap", "802.1ad_QinQ.pcap", "arp-too-long-tha.pcap"} {
 		for _, r := range readCaptureLenient(filepath.Join(dir, name)) {

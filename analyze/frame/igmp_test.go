@@ -12,13 +12,14 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
 )
 
 // TestIGMPRealCaptures checks version, type and group of every IGMP frame
 // in the real captures against tshark, an independent decoder, when tshark
 // is installed (CI installs it).
 func TestIGMPRealCaptures(t *testing.T) {
-	dir := sharedPcaps(t)
+	dir := testcapture.SharedPcaps(t)
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed: differential IGMP test skipped")
 	}

@@ -1,0 +1,335 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/arp"
+	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/analyze/flood"
+	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/igmp"
+	"github.com/nlbprobe/nlbprobe/analyze/nlb"
+)
+
+// Vantage is where a capture was taken, which decides what seeing a frame
+// to a cluster MAC proves (design.md, "Flooding versus targeted").
+type Vantage uint8
+
+// Vantage points.
+const (
+	// VantageSpan: a mirror of everything (or unknown). Seeing frames
+	// proves nothing; the flooding verdict comes from the control plane.
+	VantageSpan Vantage = iota
+	// VantageNonMember: a port with no NLB node. Every frame to a cluster
+	// MAC that arrives here was flooded.
+	VantageNonMember
+)
+
+// String returns "span" or "nonmember".
+func (v Vantage) String() string {
+	if v == VantageNonMember {
+		return "nonmember"
+	}
+	return "span"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (v Vantage) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// ParseVantage parses "span" or "nonmember".
+func ParseVantage(s string) (Vantage, error) {
+	switch s {
+	case "span", "":
+		return VantageSpan, nil
+	case "nonmember", "non-member":
+		return VantageNonMember, nil
+	}
+	return VantageSpan, fmt.Errorf("analyze: unknown vantage %q (want span or nonmember)", s)
+}
+
+// Limits bound the engine's tables. Zero fields take the defaults, which
+// keep the whole engine well under 200 MiB.
+type Limits struct {
+	Bindings    int // ARP bindings (default 65536)
+	Memberships int // IGMP memberships (default 65536)
+	Clusters    int // NLB clusters (default 4096)
+	ClusterMACs int // flood counters (default 4096)
+	Findings    int // findings (default 10000)
+}
+
+// Options configure an Engine.
+type Options struct {
+	Vantage Vantage
+	// Clusters are the cluster IPs the user expects: one that shows no
+	// sign of life is itself a finding.
+	Clusters []netip.Addr
+	Limits   Limits
+	// OnFinding, when set, is called with each finding as it is raised
+	// (isNew) and when a raised one changes (a gap that ended): the stream
+	// of `watch`. The pointer is valid only during the call.
+	OnFinding func(f *finding.Finding, isNew bool)
+	// CheckEvery is how much capture time passes between the checks that
+	// compare tables (default 5 s).
+	CheckEvery time.Duration
+}
+
+// Meta is what the capture says about a frame besides its bytes.
+type Meta struct {
+	// Frame is the frame number, 1-based, as evidence in findings.
+	Frame uint64
+	// Time is the capture timestamp: the engine's only clock.
+	Time time.Time
+	// Length is the frame's length on the wire; a capture cut by a
+	// snaplen holds fewer bytes.
+	Length   int
+	LinkType layers.LinkType
+}
+
+// Engine is the single-pass analysis. It is not safe for concurrent use:
+// one goroutine feeds it.
+type Engine struct {
+	opts  Options
+	dec   *frame.Decoder
+	store *finding.Store
+	arp   *arp.Table
+	igmp  *igmp.Tables
+	nlb   *nlb.Tracker
+	flood *flood.Table
+
+	stats     Stats
+	first     int64
+	last      int64
+	sec       int64
+	nextCheck int64
+	finished  bool
+
+	unsupported     [256]uint64
+	maxCutCaptured  int
+	minHeartbeatCut int
+}
+
+// New returns an Engine.
+func New(opts Options) *Engine {
+	if opts.CheckEvery == 0 {
+		opts.CheckEvery = 5 * time.Second
+	}
+	l := &opts.Limits
+	if l.Findings == 0 {
+		l.Findings = 10000
+	}
+	store := finding.NewStore(l.Findings)
+	store.OnChange = opts.OnFinding
+	return &Engine{
+		opts:  opts,
+		dec:   frame.NewDecoder(),
+		store: store,
+		arp:   arp.New(arp.Config{Limit: l.Bindings}, store),
+		igmp:  igmp.New(igmp.Config{MemberLimit: l.Memberships}, store),
+		nlb:   nlb.New(nlb.Config{Limit: l.Clusters}, store),
+		flood: flood.New(l.ClusterMACs),
+	}
+}
+
+// Packet analyzes one frame. data is only read during the call. Frames
+// should come in capture order; a timestamp that goes backwards is taken as
+// it is, but never moves the engine's clock back.
+func (e *Engine) Packet(data []byte, m Meta) {
+	now := m.Time.UnixNano()
+	s := &e.stats
+	s.Frames++
+	s.Bytes += uint64(m.Length)
+	s.CapturedBytes += uint64(len(data))
+	if s.Frames == 1 {
+		e.first, e.last = now, now
+		e.sec = now / int64(time.Second)
+		e.nextCheck = now + int64(e.opts.CheckEvery)
+	}
+	if now > e.last {
+		e.last = now
+		if sec := now / int64(time.Second); sec != e.sec {
+			e.sec = sec
+			e.tick(now)
+		}
+	}
+
+	f := e.dec.Decode(m.LinkType, data, m.Length)
+	switch f.Status {
+	case frame.Unsupported:
+		e.unsupportedFrame(m)
+		return
+	case frame.Malformed:
+		e.malformed(f, m, now)
+		return
+	case frame.Truncated:
+		e.truncated(f, m, len(data), now)
+	}
+	if f.Tags > 0 {
+		s.Protocols.VLANTagged++
+	}
+	if f.DstKnown && addr.IsClusterForm(&f.Dst) {
+		e.countClusterMAC(f, m, now)
+	}
+	switch f.Kind {
+	case frame.KindARP:
+		s.Protocols.ARP++
+		e.arp.Observe(f, now, m.Frame)
+	case frame.KindIGMP:
+		s.Protocols.IGMP++
+		e.igmp.Observe(f, now, m.Frame)
+	case frame.KindHeartbeat:
+		s.Protocols.Heartbeats++
+		e.nlb.Observe(f, now, m.Frame)
+	case frame.KindNLBUnknown:
+		s.Protocols.NLBUnknown++
+	case frame.KindIPv4:
+		s.Protocols.IPv4++
+	case frame.KindARPOther:
+		s.Protocols.ARPOther++
+	default:
+		s.Protocols.Other++
+	}
+}
+
+// countClusterMAC counts a frame to a cluster-form MAC towards flooding.
+// 01:00:5e:7f:Y:Z is also the MAC of any IP multicast to 239.255.Y.Z (SSDP's
+// 239.255.255.250 among them): such frames are ordinary multicast, while
+// NLB's are unicast IP to the VIP inside that MAC, or heartbeats.
+func (e *Engine) countClusterMAC(f *frame.Frame, m Meta, now int64) {
+	var dstIP netip.Addr
+	if f.Kind == frame.KindIPv4 || f.Kind == frame.KindIGMP {
+		dstIP = f.IPv4.Dst
+		if dstIP.IsMulticast() {
+			return
+		}
+	}
+	e.stats.Protocols.ClusterMAC++
+	e.flood.Count(f.VLAN, f.Dst, m.Length, f.Kind == frame.KindHeartbeat, dstIP, now, m.Frame)
+}
+
+// Advance tells the engine that capture time has reached t without frames
+// (an idle live capture), so silences are noticed. It never moves the clock
+// back.
+func (e *Engine) Advance(t time.Time) {
+	now := t.UnixNano()
+	if e.stats.Frames == 0 || now <= e.last {
+		return
+	}
+	e.last = now
+	if sec := now / int64(time.Second); sec != e.sec {
+		e.sec = sec
+		e.tick(now)
+	}
+}
+
+// tick runs once per second of capture time.
+func (e *Engine) tick(now int64) {
+	e.nlb.Tick(now)
+	if now >= e.nextCheck {
+		e.nextCheck = now + int64(e.opts.CheckEvery)
+		e.check(now, false)
+	}
+}
+
+func (e *Engine) unsupportedFrame(m Meta) {
+	e.stats.Unsupported++
+	e.unsupported[m.LinkType]++
+	key := finding.Key{Kind: finding.UnsupportedLinkType, N: int64(m.LinkType)}
+	if e.store.Touch(key, m.Frame) {
+		return
+	}
+	e.store.Raise(key, finding.Finding{
+		Severity: finding.Warning, Subject: "link type " + m.LinkType.String(), Time: at(m.Time.UnixNano()),
+		Message: fmt.Sprintf("frames of link type %s (%d) carry no Ethernet header and were skipped: "+
+			"nlbprobe reads Ethernet, Linux cooked (SLL) and SLL2 captures", m.LinkType, uint8(m.LinkType)),
+		Remedy:   "capture on an Ethernet interface (tcpdump -i eth0 rather than a tunnel or -i any on old libpcap)",
+		Evidence: []uint64{m.Frame},
+	})
+}
+
+func (e *Engine) malformed(f *frame.Frame, m Meta, now int64) {
+	e.stats.Malformed++
+	key := finding.Key{Kind: finding.MalformedFrame, N: int64(f.Reason)}
+	if e.store.Touch(key, m.Frame) {
+		return
+	}
+	e.store.Raise(key, finding.Finding{
+		Severity: finding.Warning, Subject: "malformed " + f.Reason.String(), Time: at(now),
+		Message:  fmt.Sprintf("frames with a malformed %s, skipped (first: %v)", f.Reason, f.Err),
+		Remedy:   "look at the evidence frames in Wireshark; many at once point at a faulty NIC, driver or capture tool",
+		Evidence: []uint64{m.Frame},
+	})
+}
+
+func (e *Engine) truncated(f *frame.Frame, m Meta, captured int, now int64) {
+	e.stats.Truncated++
+	e.maxCutCaptured = max(e.maxCutCaptured, captured)
+	isHeartbeat := f.Kind == frame.KindHeartbeat
+	if isHeartbeat {
+		e.stats.TruncatedHeartbeats++
+		if c := f.Heartbeat.Captured; e.minHeartbeatCut == 0 || c < e.minHeartbeatCut {
+			e.minHeartbeatCut = c
+		}
+	}
+	// One finding for the whole capture, its evidence the first frames
+	// cut; heartbeats first, as they matter most.
+	key := finding.Key{Kind: finding.CaptureTruncated}
+	if e.store.Touch(key, m.Frame) {
+		return
+	}
+	e.store.Raise(key, finding.Finding{
+		Severity: finding.Info, Subject: "capture", Time: at(now),
+		Message:  "frames were cut by the capture's snaplen", // completed by finishTruncation
+		Remedy:   "capture with a larger snaplen (tcpdump -s 0) to see whole heartbeats",
+		Evidence: []uint64{m.Frame},
+	})
+}
+
+// Report returns what the engine knows now, without ending the analysis:
+// for a live status or a report on demand.
+func (e *Engine) Report() *Report {
+	e.check(e.last, false)
+	return e.report()
+}
+
+// Finish ends the analysis at the last frame's time, raises what only the
+// end can tell (a host that never came back, a capture too short to know)
+// and returns the final report. Packet must not be called afterwards.
+func (e *Engine) Finish() *Report {
+	if !e.finished && e.stats.Frames > 0 {
+		e.finished = true
+		e.nlb.Finish(e.last)
+		e.check(e.last, true)
+	}
+	e.finishDeclared()
+	return e.report()
+}
+
+// AddFinding raises a finding the capture side knows and the engine cannot
+// (a damaged capture file, kernel drops); key dedupes it.
+func (e *Engine) AddFinding(key finding.Key, f finding.Finding) {
+	if !e.store.Touch(key, 0) {
+		e.store.Raise(key, f)
+	}
+}
+
+// SetKernelDrops records the frames the kernel dropped before nlbprobe saw
+// them (live capture), for stats and a capture-drops finding.
+func (e *Engine) SetKernelDrops(n uint64) { e.stats.KernelDrops = n }
+
+// LastTime returns the capture time of the latest frame (zero before any).
+func (e *Engine) LastTime() time.Time {
+	if e.stats.Frames == 0 {
+		return time.Time{}
+	}
+	return at(e.last)
+}
+
+// Stats returns the counters so far.
+func (e *Engine) Stats() Stats { return e.stats }
+
+func at(ns int64) time.Time { return time.Unix(0, ns).UTC() }

@@ -1,0 +1,289 @@
+// Package igmp keeps the IGMP state of each VLAN as a snooping switch would
+// see it: which hosts reported which groups (v1, v2 and v3 reports, leaves),
+// and who queries, how often. It raises igmp-no-querier when reports come
+// but nobody asks for them, because a snooping switch then ages the
+// memberships out (about 260 s) and floods or drops the group.
+package igmp
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/table"
+)
+
+// Timers from RFC 2236/3376 defaults, which switches follow.
+const (
+	// QueryInterval is the default time between general queries.
+	QueryInterval = 125 * time.Second
+	// MembershipTimeout is how long a snooping switch keeps a membership
+	// without a report: robustness 2 x 125 s + 10 s response time.
+	MembershipTimeout = 260 * time.Second
+)
+
+// MemberKey identifies one host's membership of a group on a VLAN.
+type MemberKey struct {
+	VLAN   frame.VLAN
+	Group  [4]byte
+	Member [4]byte // the report's IPv4 source
+}
+
+// Membership is what the reports of one host for one group said.
+type Membership struct {
+	MAC                   addr.MAC
+	Version               uint8
+	Reports               uint64
+	First, Last           int64
+	FirstFrame, LastFrame uint64
+	// Left is set by a v2 leave or a v3 record that excludes everything;
+	// a later report clears it.
+	Left   bool
+	LeftAt int64
+	// WithSources is set for v3 source-specific memberships (INCLUDE or
+	// ALLOW with sources): the host wants only some senders.
+	WithSources bool
+}
+
+// QuerierKey identifies a querier.
+type QuerierKey struct {
+	VLAN frame.VLAN
+	IP   [4]byte
+}
+
+// Querier is one router or switch that sent membership queries.
+type Querier struct {
+	MAC                addr.MAC
+	Version            uint8
+	Queries, General   uint64
+	First, Last        int64
+	FirstFrame         uint64
+	lastGeneral        int64
+	Interval           int64 // smoothed time between general queries, ns; 0 until two were seen
+	MaxResp, QRV, QQIC uint8
+}
+
+// vlanState is what one VLAN saw of IGMP as a whole.
+type vlanState struct {
+	firstReport, lastReport int64
+	firstFrame              uint64
+	reports                 uint64
+	queries                 QueryTimes
+}
+
+// QueryTimes summarises the queries seen on a VLAN.
+type QueryTimes struct {
+	Count             uint64
+	First, Prev, Last int64 // packet times in ns; Prev is the one before Last
+	LastMaxRespTenths uint8
+}
+
+// Config sets the limits of the tables.
+type Config struct {
+	MemberLimit  int // default 65536
+	QuerierLimit int // default 1024
+	VLANLimit    int // default 4096
+}
+
+// Tables holds the IGMP state. It is not safe for concurrent use.
+type Tables struct {
+	members  *table.Table[MemberKey, Membership]
+	queriers *table.Table[QuerierKey, Querier]
+	vlans    *table.Table[frame.VLAN, vlanState]
+	store    *finding.Store
+	// Ignored counts reports for addresses that are not multicast groups.
+	Ignored uint64
+}
+
+// New returns empty Tables that raise findings in store.
+func New(cfg Config, store *finding.Store) *Tables {
+	if cfg.MemberLimit == 0 {
+		cfg.MemberLimit = 1 << 16
+	}
+	if cfg.QuerierLimit == 0 {
+		cfg.QuerierLimit = 1024
+	}
+	if cfg.VLANLimit == 0 {
+		cfg.VLANLimit = 4096
+	}
+	return &Tables{
+		members:  table.New[MemberKey, Membership](cfg.MemberLimit),
+		queriers: table.New[QuerierKey, Querier](cfg.QuerierLimit),
+		vlans:    table.New[frame.VLAN, vlanState](cfg.VLANLimit),
+		store:    store,
+	}
+}
+
+// Observe records the IGMP message in f: now is the packet time in
+// nanoseconds, n the frame number.
+func (t *Tables) Observe(f *frame.Frame, now int64, n uint64) {
+	g := f.IGMP
+	src := f.IPv4.Src.As4()
+	switch g.Type {
+	case frame.IGMPQuery:
+		t.query(f, src, now, n)
+	case frame.IGMPv1Report, frame.IGMPv2Report:
+		t.report(f.VLAN, g.Group, src, f.Src, g.Version, true, false, now, n)
+	case frame.IGMPv2Leave:
+		t.report(f.VLAN, g.Group, src, f.Src, g.Version, false, false, now, n)
+	case frame.IGMPv3Report:
+		for i := 0; i < g.RecordsDecoded; i++ {
+			r := g.Records[i]
+			switch {
+			case r.IsLeave():
+				t.report(f.VLAN, r.Group, src, f.Src, 3, false, false, now, n)
+			case r.IsJoin():
+				t.report(f.VLAN, r.Group, src, f.Src, 3, true, false, now, n)
+			case r.Type == frame.RecordModeIsInclude || r.Type == frame.RecordAllowNew ||
+				r.Type == frame.RecordChangeToInclude:
+				t.report(f.VLAN, r.Group, src, f.Src, 3, true, true, now, n)
+			}
+		}
+	}
+}
+
+func isMulticast(g [4]byte) bool { return g[0] >= 224 && g[0] <= 239 }
+
+func (t *Tables) report(vlan frame.VLAN, group, member [4]byte, mac addr.MAC, version uint8, join, sources bool, now int64, n uint64) {
+	if !isMulticast(group) {
+		t.Ignored++
+		return
+	}
+	v, created := t.vlans.Upsert(vlan, now)
+	if created || v.reports == 0 {
+		v.firstReport, v.firstFrame = now, n
+	}
+	v.reports++
+	v.lastReport = now
+
+	m, created := t.members.Upsert(MemberKey{VLAN: vlan, Group: group, Member: member}, now)
+	if created {
+		m.First, m.FirstFrame = now, n
+	}
+	m.MAC, m.Version = mac, version
+	m.Last, m.LastFrame = now, n
+	if join {
+		m.Reports++
+		m.Left = false
+		m.WithSources = sources
+	} else {
+		m.Left, m.LeftAt = true, now
+	}
+}
+
+func (t *Tables) query(f *frame.Frame, src [4]byte, now int64, n uint64) {
+	g := f.IGMP
+	v, _ := t.vlans.Upsert(f.VLAN, now)
+	qt := &v.queries
+	if qt.Count == 0 {
+		qt.First = now
+	}
+	qt.Count++
+	qt.Prev, qt.Last = qt.Last, now
+	qt.LastMaxRespTenths = g.MaxResp
+	q, created := t.queriers.Upsert(QuerierKey{VLAN: f.VLAN, IP: src}, now)
+	if created {
+		q.First, q.FirstFrame = now, n
+	}
+	q.MAC, q.Version = f.Src, g.Version
+	q.Queries++
+	q.Last = now
+	q.MaxResp, q.QRV, q.QQIC = g.MaxResp, g.QRV, g.QQIC
+	if !g.IsGeneralQuery() {
+		return
+	}
+	q.General++
+	if q.lastGeneral != 0 {
+		iv := now - q.lastGeneral
+		switch {
+		case iv < int64(time.Second):
+			// A burst (startup queries, or the same query seen twice on
+			// a span): not the steady interval.
+		case q.Interval == 0:
+			q.Interval = iv
+		default:
+			q.Interval = (q.Interval*3 + iv) / 4
+		}
+	}
+	q.lastGeneral = now
+}
+
+// Check raises igmp-no-querier for VLANs where hosts report groups but no
+// querier asked for longer than a snooping switch keeps memberships, or a
+// querier went silent. now is the current packet time. With final set (the
+// end of a capture), a VLAN watched for less than that is reported as info:
+// the capture is too short to know.
+func (t *Tables) Check(now int64, final bool) {
+	timeout := int64(MembershipTimeout)
+	for vlan, v := range t.vlans.All() {
+		if v.reports == 0 {
+			continue
+		}
+		key := finding.Key{Kind: finding.IGMPNoQuerier, VLAN: uint32(vlan)}
+		if _, ok := t.store.Get(key); ok {
+			continue
+		}
+		watched := now - v.firstReport
+		switch {
+		case v.queries.Count == 0 && watched >= timeout:
+			t.store.Raise(key, finding.Finding{
+				Severity: finding.Warning, Subject: "vlan " + vlan.String(), VLAN: vlan.ID(), Time: at(now),
+				Message: fmt.Sprintf("hosts sent %d IGMP reports on vlan %v but no querier asked in %s: "+
+					"a snooping switch ages memberships out after %s and then floods or drops the groups",
+					v.reports, vlan, dur(watched), MembershipTimeout),
+				Remedy:   "enable an IGMP querier on the VLAN (Cisco: ip igmp snooping querier; Linux bridge: mcast_querier 1), or turn snooping off there",
+				Evidence: []uint64{v.firstFrame},
+			})
+		case v.queries.Count > 0 && now-v.queries.Last >= timeout:
+			t.store.Raise(key, finding.Finding{
+				Severity: finding.Warning, Subject: "vlan " + vlan.String(), VLAN: vlan.ID(), Time: at(now),
+				Message: fmt.Sprintf("the last IGMP query on vlan %v was at %s, %s ago: the querier stopped, so memberships age out",
+					vlan, at(v.queries.Last).Format(time.RFC3339), dur(now-v.queries.Last)),
+				Remedy:   "check the querier (show ip igmp snooping querier) or enable one on the VLAN",
+				Evidence: []uint64{v.firstFrame},
+			})
+		case v.queries.Count == 0 && final:
+			t.store.Raise(key, finding.Finding{
+				Severity: finding.Info, Subject: "vlan " + vlan.String(), VLAN: vlan.ID(), Time: at(now),
+				Message: fmt.Sprintf("no IGMP query on vlan %v in the %s after the first report: too short to know "+
+					"whether a querier exists (queries come every %s by default)", vlan, dur(watched), QueryInterval),
+				Remedy:   "capture for at least " + MembershipTimeout.String() + " to see the querier",
+				Evidence: []uint64{v.firstFrame},
+			})
+		}
+	}
+}
+
+func at(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+func dur(ns int64) time.Duration { return time.Duration(ns).Round(time.Second) }
+
+// Membership returns the membership of member in group on vlan, or nil.
+func (t *Tables) Membership(vlan frame.VLAN, group, member [4]byte) *Membership {
+	return t.members.Get(MemberKey{VLAN: vlan, Group: group, Member: member})
+}
+
+// Members yields every membership.
+func (t *Tables) Members() func(yield func(MemberKey, *Membership) bool) { return t.members.All() }
+
+// Queriers yields every querier.
+func (t *Tables) Queriers() func(yield func(QuerierKey, *Querier) bool) { return t.queriers.All() }
+
+// QueriesOn returns what queries were seen on vlan.
+func (t *Tables) QueriesOn(vlan frame.VLAN) QueryTimes {
+	if v := t.vlans.Get(vlan); v != nil {
+		return v.queries
+	}
+	return QueryTimes{}
+}
+
+// Evicted returns how many memberships, queriers and VLANs were evicted.
+func (t *Tables) Evicted() uint64 {
+	return t.members.Evicted() + t.queriers.Evicted() + t.vlans.Evicted()
+}
+
+// GroupOf returns 239.255.Y.Z as the [4]byte key used here.
+func GroupOf(clusterIP netip.Addr) [4]byte { return addr.IGMPGroup(clusterIP).As4() }

@@ -1,0 +1,574 @@
+// Package nlb follows NLB clusters through their heartbeats: per cluster IP
+// and VLAN, the mode (from where heartbeats go and whether sources are
+// masked), the hosts with their priority, dedicated IP, MAC, version, name,
+// convergence state and port rules, and how regularly each heartbeats.
+//
+// It raises heartbeat-gap (a host silent for more than AliveMsgTolerance
+// heartbeat periods, the point where NLB drops it and re-converges),
+// duplicate-host-priority, port-rule-mismatch and nlb-mixed-modes.
+package nlb
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/table"
+)
+
+// NLB's defaults (registry AliveMsgPeriod and AliveMsgTolerance).
+const (
+	DefaultPeriod = time.Second
+	Tolerance     = 5
+)
+
+// MaxHosts bounds the hosts tracked per cluster: NLB allows 32, the rest is
+// room for hosts that come and go (migrations, re-IPs).
+const MaxHosts = 64
+
+// ClusterKey identifies a cluster: its primary cluster IP on a VLAN.
+type ClusterKey struct {
+	VLAN frame.VLAN
+	IP   netip.Addr
+}
+
+// Host is one cluster host as its heartbeats show it.
+type Host struct {
+	Priority uint32
+	// Dedicated is the host's dedicated IP; invalid when the heartbeats
+	// were cut before it.
+	Dedicated netip.Addr
+	// MAC is the source MAC of the last heartbeat: the masked 02:P:W:X:Y:Z
+	// in unicast mode, the NIC's own MAC in the multicast modes. MACs holds
+	// every source seen, oldest first.
+	MAC     addr.MAC
+	MACs    [4]addr.MAC
+	NumMACs int
+
+	Version          uint32
+	HostName         string
+	IPs              [4]netip.Addr
+	NumIPs           int
+	ConvergenceState uint16
+	NumPortRules     uint16
+	StateKnown       bool
+	// RuleDigest is a hash of the port-rule codes, when all were captured.
+	RuleDigest  uint32
+	DigestKnown bool
+
+	Mode       addr.Mode
+	ModeCounts [4]uint64
+
+	Heartbeats, Extended  uint64
+	First, Last           int64
+	FirstFrame, LastFrame uint64
+	// Period is the smoothed time between membership heartbeats (ns).
+	Period int64
+
+	// Truncated counts heartbeats cut by the snaplen; MinCaptured is the
+	// fewest payload bytes one of them had.
+	Truncated   uint64
+	MinCaptured int
+	// FromMAC is set when the cluster IP and priority came from the masked
+	// source MAC because the heartbeat was cut before them.
+	FromMAC bool
+
+	silent      bool
+	silentSince int64
+	Gaps        uint32
+	LongestGap  int64
+}
+
+// Cluster is one cluster IP on one VLAN.
+type Cluster struct {
+	Hosts        []Host
+	HostsDropped uint64
+	Heartbeats   uint64
+	First, Last  int64
+	FirstFrame   uint64
+	ModeCounts   [4]uint64
+}
+
+// Mode returns the mode most heartbeats showed, ModeUnknown if none did.
+func (c *Cluster) Mode() addr.Mode {
+	best := addr.ModeUnknown
+	for m := addr.ModeUnicast; m <= addr.ModeIGMP; m++ {
+		if c.ModeCounts[m] > c.ModeCounts[best] || (best == addr.ModeUnknown && c.ModeCounts[m] > 0) {
+			best = m
+		}
+	}
+	return best
+}
+
+// Config sets the limits of a Tracker.
+type Config struct {
+	Limit int // clusters, default 4096
+}
+
+// Tracker holds the clusters. It is not safe for concurrent use.
+type Tracker struct {
+	clusters *table.Table[ClusterKey, Cluster]
+	store    *finding.Store
+	// Unattributed counts NLB heartbeats that could not be tied to a
+	// cluster: cut before the cluster IP, from an unmasked source, to an
+	// unknown destination.
+	Unattributed uint64
+	// Reliable counts reliable-protocol messages (0xC0DE01DE), which carry
+	// no membership state.
+	Reliable uint64
+}
+
+// New returns a Tracker that raises findings in store.
+func New(cfg Config, store *finding.Store) *Tracker {
+	if cfg.Limit == 0 {
+		cfg.Limit = 4096
+	}
+	return &Tracker{clusters: table.New[ClusterKey, Cluster](cfg.Limit), store: store}
+}
+
+// identify returns the cluster IP and host priority of a heartbeat: from
+// its header, or, when the snaplen cut it before them, from the masked
+// source MAC 02:P:W:X:Y:Z of a unicast-mode host (tcpdump's msnlb2 capture
+// keeps 6 bytes of the payload, and its sources still name cluster and
+// host), or from a cluster-MAC destination.
+func identify(f *frame.Frame) (ip netip.Addr, prio uint32, fromMAC, ok bool) {
+	h := f.Heartbeat
+	if h.HasClusterIP() {
+		return netip.AddrFrom4(h.ClusterIP), h.HostID, false, true
+	}
+	if src := addr.Classify(f.Src); src.Form == addr.FormMaskedSource && (!f.DstKnown || f.Dst == addr.Broadcast) {
+		ip, _ := src.EmbeddedIP()
+		return ip, uint32(src.Priority), true, true
+	}
+	if dst := addr.Classify(f.Dst); f.DstKnown && dst.Form == addr.FormMulticastCluster {
+		ip, _ := dst.EmbeddedIP()
+		return ip, h.HostID, true, h.HasHostID()
+	}
+	return netip.Addr{}, 0, false, false
+}
+
+// inferMode reads the mode off the addressing of a heartbeat of cluster ip.
+func inferMode(f *frame.Frame, ip netip.Addr) addr.Mode {
+	if !f.DstKnown {
+		// A cooked capture keeps no destination: only the masked source
+		// of unicast mode is telling.
+		if src := addr.Classify(f.Src); src.Form == addr.FormMaskedSource && src.Encodes(ip) {
+			return addr.ModeUnicast
+		}
+		return addr.ModeUnknown
+	}
+	if f.Dst == addr.Broadcast {
+		return addr.ModeUnicast
+	}
+	dst := addr.Classify(f.Dst)
+	if dst.Form == addr.FormMulticastCluster || dst.Form == addr.FormIGMPCluster {
+		return dst.Form.Mode()
+	}
+	return addr.ModeUnknown
+}
+
+// Observe records the heartbeat in f: now is the packet time in
+// nanoseconds, n the frame number.
+func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
+	h := f.Heartbeat
+	switch h.Kind {
+	case frame.HeartbeatMembership, frame.HeartbeatExtended:
+	case frame.HeartbeatReliable:
+		t.Reliable++
+		return
+	default:
+		return
+	}
+	ip, prio, fromMAC, ok := identify(f)
+	if !ok {
+		t.Unattributed++
+		return
+	}
+	mode := inferMode(f, ip)
+	k := ClusterKey{VLAN: f.VLAN, IP: ip}
+	c, created := t.clusters.Upsert(k, now)
+	if created {
+		c.First, c.FirstFrame = now, n
+	}
+	c.Last = now
+	c.Heartbeats++
+	c.ModeCounts[mode]++
+
+	var dedicated netip.Addr
+	if h.HasHeader() {
+		dedicated = netip.AddrFrom4(h.DedicatedIP)
+	}
+	host := t.host(k, c, prio, dedicated, f.Src, mode, now, n)
+	if host == nil {
+		return
+	}
+	host.ModeCounts[mode]++
+	if mode != addr.ModeUnknown {
+		host.Mode = mode
+	}
+	host.FromMAC = host.FromMAC || fromMAC
+	if f.Status == frame.Truncated || h.Truncated {
+		host.Truncated++
+		if host.MinCaptured == 0 || h.Captured < host.MinCaptured {
+			host.MinCaptured = h.Captured
+		}
+	}
+	if h.HasVersion() {
+		host.Version = h.Version
+	}
+	if host.MAC != f.Src {
+		host.addMAC(f.Src)
+	}
+	if h.Kind == frame.HeartbeatExtended {
+		host.Extended++
+		t.extended(host, h)
+		return
+	}
+	if host.Heartbeats > 0 {
+		t.interval(k, host, now, n)
+	}
+	host.Heartbeats++
+	host.Last, host.LastFrame = now, n
+	if h.HasState() {
+		host.ConvergenceState, host.NumPortRules, host.StateKnown = h.ConvergenceState, h.NumPortRules, true
+	}
+	if h.HasAllPortRules() {
+		host.RuleDigest, host.DigestKnown = ruleDigest(h), true
+	}
+}
+
+// host finds or adds the host a heartbeat comes from. Hosts are told apart
+// by priority and dedicated IP; where the dedicated IP was not captured, by
+// priority and source MAC (in unicast mode every host of one priority has
+// the same masked MAC, so priority alone).
+func (t *Tracker) host(k ClusterKey, c *Cluster, prio uint32, dedicated netip.Addr, src addr.MAC, mode addr.Mode, now int64, n uint64) *Host {
+	for i := range c.Hosts {
+		h := &c.Hosts[i]
+		if h.Priority != prio {
+			continue
+		}
+		switch {
+		case dedicated.IsValid() && h.Dedicated.IsValid():
+			if dedicated == h.Dedicated {
+				return h
+			}
+		case mode == addr.ModeUnicast || h.MAC == src:
+			if dedicated.IsValid() {
+				h.Dedicated = dedicated
+			}
+			return h
+		}
+	}
+	if len(c.Hosts) >= MaxHosts {
+		c.HostsDropped++
+		return nil
+	}
+	c.Hosts = append(c.Hosts, Host{
+		Priority: prio, Dedicated: dedicated, MAC: src, MACs: [4]addr.MAC{src}, NumMACs: 1,
+		First: now, FirstFrame: n, Period: int64(DefaultPeriod),
+	})
+	return &c.Hosts[len(c.Hosts)-1]
+}
+
+func (h *Host) addMAC(m addr.MAC) {
+	h.MAC = m
+	for _, seen := range h.MACs[:h.NumMACs] {
+		if seen == m {
+			return
+		}
+	}
+	if h.NumMACs < len(h.MACs) {
+		h.MACs[h.NumMACs] = m
+		h.NumMACs++
+		return
+	}
+	copy(h.MACs[:], h.MACs[1:])
+	h.MACs[len(h.MACs)-1] = m
+}
+
+func (t *Tracker) extended(host *Host, h *frame.Heartbeat) {
+	if name := h.HostNameBytes(); len(name) > 0 && string(name) != host.HostName {
+		host.HostName = string(name)
+	}
+	for _, ip := range h.IPs[:h.NumIPs] {
+		known := false
+		for _, have := range host.IPs[:host.NumIPs] {
+			known = known || have == ip
+		}
+		if !known && host.NumIPs < len(host.IPs) {
+			host.IPs[host.NumIPs] = ip
+			host.NumIPs++
+		}
+	}
+}
+
+// ruleDigest hashes the port-rule codes a heartbeat announces with 32-bit
+// FNV-1a over their little-endian bytes, so that hosts can be compared and
+// the report stays short. Written out because hash/fnv allocates its state.
+func ruleDigest(h *frame.Heartbeat) uint32 {
+	const offset32, prime32 = 2166136261, 16777619
+	sum := uint32(offset32)
+	var b [4]byte
+	for _, code := range h.PortRules[:min(int(h.NumPortRules), frame.MaxPortRules)] {
+		binary.LittleEndian.PutUint32(b[:], code)
+		for _, c := range b {
+			sum ^= uint32(c)
+			sum *= prime32
+		}
+	}
+	return sum
+}
+
+// interval learns the heartbeat period and catches gaps, when a heartbeat
+// arrives more than Tolerance periods after the one before.
+func (t *Tracker) interval(k ClusterKey, h *Host, now int64, n uint64) {
+	iv := now - h.Last
+	if iv > Tolerance*h.Period {
+		t.gapEnded(k, h, h.Last, now, n)
+		return
+	}
+	// Copies of one heartbeat (a span of both directions) are not a period;
+	// nor is a late one, which would teach the estimate to tolerate gaps.
+	if iv >= int64(100*time.Millisecond) && iv < 2*h.Period {
+		h.Period = (h.Period*7 + iv) / 8
+	}
+}
+
+func at(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+func dur(ns int64) time.Duration { return time.Duration(ns).Round(100 * time.Millisecond) }
+
+// Describe names a host for messages: priority, dedicated IP, MAC, name.
+func (h *Host) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "host %d", h.Priority)
+	var parts []string
+	if h.HostName != "" {
+		parts = append(parts, h.HostName)
+	}
+	if h.Dedicated.IsValid() {
+		parts = append(parts, h.Dedicated.String())
+	}
+	parts = append(parts, h.MAC.String())
+	fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
+	return b.String()
+}
+
+func gapKey(k ClusterKey, h *Host, start int64) finding.Key {
+	return finding.Key{Kind: finding.HeartbeatGap, VLAN: uint32(k.VLAN), IP: k.IP, IP2: h.Dedicated,
+		MAC: h.MACs[0], N: int64(h.Priority), M: start}
+}
+
+const gapRemedy = "check the host's NIC, virtual switch and VLAN (a live migration pauses heartbeats; " +
+	"more than 5 missed heartbeats drops the host and makes the cluster re-converge): nlb.exe query on the host"
+
+// gapEnded records a silence from start to end, which the heartbeat at end
+// (frame n) closed.
+func (t *Tracker) gapEnded(k ClusterKey, h *Host, start, end int64, n uint64) {
+	h.Gaps++
+	h.LongestGap = max(h.LongestGap, end-start)
+	h.silent = false
+	key := gapKey(k, h, start)
+	msg := fmt.Sprintf("%s of cluster %v sent no heartbeat for %s (%s to %s), more than %d periods of %s: "+
+		"the cluster dropped it and re-converged", h.Describe(), k.IP, dur(end-start),
+		at(start).Format(time.RFC3339Nano), at(end).Format(time.RFC3339Nano), Tolerance, dur(h.Period))
+	if f, ok := t.store.Get(key); ok {
+		f.End, f.Message = at(end), msg
+		if len(f.Evidence) < finding.MaxEvidence {
+			f.Evidence = append(f.Evidence, n)
+		}
+		t.store.Update(key)
+		return
+	}
+	t.store.Raise(key, finding.Finding{
+		Severity: finding.Warning, Subject: fmt.Sprintf("cluster %v vlan %v host %d", k.IP, k.VLAN, h.Priority),
+		VLAN: k.VLAN.ID(), Time: at(end), Start: at(start), End: at(end), Message: msg, Remedy: gapRemedy,
+		Evidence: []uint64{h.LastFrame, n}, IPs: hostIPs(k, h), MACs: []addr.MAC{h.MAC},
+	})
+}
+
+func hostIPs(k ClusterKey, h *Host) []netip.Addr {
+	if h.Dedicated.IsValid() {
+		return []netip.Addr{k.IP, h.Dedicated}
+	}
+	return []netip.Addr{k.IP}
+}
+
+// Tick lets time pass: a host silent for more than Tolerance periods at
+// now gets a heartbeat-gap finding at once, while the silence lasts, so a
+// live watch reports it before the host comes back (if it ever does).
+func (t *Tracker) Tick(now int64) {
+	for k, c := range t.clusters.All() {
+		for i := range c.Hosts {
+			h := &c.Hosts[i]
+			if h.silent || h.Heartbeats == 0 || now-h.Last <= Tolerance*h.Period {
+				continue
+			}
+			h.silent, h.silentSince = true, h.Last
+			t.store.Raise(gapKey(k, h, h.Last), finding.Finding{
+				Severity: finding.Warning, Subject: fmt.Sprintf("cluster %v vlan %v host %d", k.IP, k.VLAN, h.Priority),
+				VLAN: k.VLAN.ID(), Time: at(now), Start: at(h.Last),
+				Message: fmt.Sprintf("%s of cluster %v has sent no heartbeat since %s (%s, more than %d periods of %s): "+
+					"the cluster has dropped it", h.Describe(), k.IP, at(h.Last).Format(time.RFC3339Nano),
+					dur(now-h.Last), Tolerance, dur(h.Period)),
+				Remedy: gapRemedy, Evidence: []uint64{h.LastFrame}, IPs: hostIPs(k, h), MACs: []addr.MAC{h.MAC},
+			})
+		}
+	}
+}
+
+// Finish closes the capture at end: a host still silent then left the
+// cluster and never came back, which is an error.
+func (t *Tracker) Finish(end int64) {
+	t.Tick(end)
+	for k, c := range t.clusters.All() {
+		for i := range c.Hosts {
+			h := &c.Hosts[i]
+			if !h.silent {
+				continue
+			}
+			key := gapKey(k, h, h.silentSince)
+			f, ok := t.store.Get(key)
+			if !ok {
+				continue
+			}
+			f.Severity = finding.Error
+			f.Message = fmt.Sprintf("%s of cluster %v sent its last heartbeat at %s and was not heard again in the "+
+				"remaining %s of the capture: it left the cluster (stopped, crashed, migrated away, or its NIC or VLAN changed)",
+				h.Describe(), k.IP, at(h.Last).Format(time.RFC3339Nano), dur(end-h.Last))
+			f.Remedy = "check whether the host is up and in the cluster (nlb.exe query; Get-NlbClusterNode), " +
+				"and its NIC, virtual switch port and VLAN after a migration"
+			t.store.Update(key)
+		}
+	}
+}
+
+// Check raises the findings that compare hosts of one cluster:
+// duplicate-host-priority, port-rule-mismatch and nlb-mixed-modes. It is
+// idempotent, so callers run it whenever they like.
+func (t *Tracker) Check(now int64) {
+	for k, c := range t.clusters.All() {
+		t.checkPriorities(k, c, now)
+		t.checkRules(k, c, now)
+		t.checkModes(k, c, now)
+	}
+}
+
+func (t *Tracker) checkPriorities(k ClusterKey, c *Cluster, now int64) {
+	for i := range c.Hosts {
+		for j := i + 1; j < len(c.Hosts); j++ {
+			a, b := &c.Hosts[i], &c.Hosts[j]
+			// Two hosts of one priority that were never up at the same time
+			// are one host that changed address, not a conflict.
+			if a.Priority != b.Priority || a.Heartbeats == 0 || b.Heartbeats == 0 ||
+				a.First > b.Last || b.First > a.Last {
+				continue
+			}
+			key := finding.Key{Kind: finding.DuplicateHostPriority, VLAN: uint32(k.VLAN), IP: k.IP, N: int64(a.Priority)}
+			if _, ok := t.store.Get(key); ok {
+				continue
+			}
+			t.store.Raise(key, finding.Finding{
+				Severity: finding.Error, Subject: fmt.Sprintf("cluster %v vlan %v", k.IP, k.VLAN), VLAN: k.VLAN.ID(),
+				Time: at(max(a.First, b.First)),
+				Message: fmt.Sprintf("%s and %s both use host priority %d: the cluster cannot converge",
+					a.Describe(), b.Describe(), a.Priority),
+				Remedy:   "give every host a unique priority (host ID): NLB Manager host properties, or Set-NlbClusterNode -HostPriority",
+				Evidence: []uint64{a.FirstFrame, b.FirstFrame},
+				IPs:      []netip.Addr{k.IP},
+				MACs:     []addr.MAC{a.MAC, b.MAC},
+			})
+		}
+	}
+}
+
+func (t *Tracker) checkRules(k ClusterKey, c *Cluster, now int64) {
+	var ref *Host
+	mismatch := false
+	for i := range c.Hosts {
+		h := &c.Hosts[i]
+		if !h.StateKnown {
+			continue
+		}
+		if ref == nil {
+			ref = h
+			continue
+		}
+		if h.NumPortRules != ref.NumPortRules || (h.DigestKnown && ref.DigestKnown && h.RuleDigest != ref.RuleDigest) {
+			mismatch = true
+		}
+	}
+	if !mismatch {
+		return
+	}
+	key := finding.Key{Kind: finding.PortRuleMismatch, VLAN: uint32(k.VLAN), IP: k.IP}
+	if _, ok := t.store.Get(key); ok {
+		return
+	}
+	var parts []string
+	var evidence []uint64
+	for i := range c.Hosts {
+		h := &c.Hosts[i]
+		if !h.StateKnown {
+			continue
+		}
+		digest := "codes not captured"
+		if h.DigestKnown {
+			digest = fmt.Sprintf("codes digest %08x", h.RuleDigest)
+		}
+		parts = append(parts, fmt.Sprintf("host %d: %d rules, %s", h.Priority, h.NumPortRules, digest))
+		evidence = append(evidence, h.LastFrame)
+	}
+	t.store.Raise(key, finding.Finding{
+		Severity: finding.Error, Subject: fmt.Sprintf("cluster %v vlan %v", k.IP, k.VLAN), VLAN: k.VLAN.ID(), Time: at(now),
+		Message:  "the hosts' port rules disagree (" + strings.Join(parts, "; ") + "): hosts with other rules stay out of convergence",
+		Remedy:   "make the port rules identical on every host: compare nlb.exe display or Get-NlbClusterPortRule on each node",
+		Evidence: evidence,
+		IPs:      []netip.Addr{k.IP},
+	})
+}
+
+func (t *Tracker) checkModes(k ClusterKey, c *Cluster, now int64) {
+	var modes []string
+	var seen [4]bool
+	var evidence []uint64
+	for i := range c.Hosts {
+		h := &c.Hosts[i]
+		if h.Mode == addr.ModeUnknown || seen[h.Mode] {
+			continue
+		}
+		seen[h.Mode] = true
+		modes = append(modes, fmt.Sprintf("%s by host %d", h.Mode, h.Priority))
+		evidence = append(evidence, h.LastFrame)
+	}
+	if len(modes) < 2 {
+		return
+	}
+	key := finding.Key{Kind: finding.NLBMixedModes, VLAN: uint32(k.VLAN), IP: k.IP}
+	if _, ok := t.store.Get(key); ok {
+		return
+	}
+	t.store.Raise(key, finding.Finding{
+		Severity: finding.Error, Subject: fmt.Sprintf("cluster %v vlan %v", k.IP, k.VLAN), VLAN: k.VLAN.ID(), Time: at(now),
+		Message:  "hosts of one cluster heartbeat in different modes (" + strings.Join(modes, ", ") + "): they will not converge",
+		Remedy:   "set one cluster operation mode on every host (NLB Manager cluster properties) and then clear the ARP caches on the VLAN",
+		Evidence: evidence,
+		IPs:      []netip.Addr{k.IP},
+	})
+}
+
+// Clusters yields every cluster.
+func (t *Tracker) Clusters() func(yield func(ClusterKey, *Cluster) bool) { return t.clusters.All() }
+
+// Cluster returns the cluster ip on vlan, or nil.
+func (t *Tracker) Cluster(vlan frame.VLAN, ip netip.Addr) *Cluster {
+	return t.clusters.Get(ClusterKey{VLAN: vlan, IP: ip})
+}
+
+// Evicted returns how many clusters were evicted to stay within the limit.
+func (t *Tracker) Evicted() uint64 { return t.clusters.Evicted() }

@@ -1,0 +1,130 @@
+// Package table provides the bounded, allocation-free-in-steady-state map
+// that every nlbprobe analyzer keeps its state in, so that a flood of random
+// MACs or IPs cannot grow memory without limit: when a table is full it
+// evicts the entries seen least recently, in batches, and counts them.
+package table
+
+import (
+	"iter"
+	"slices"
+)
+
+// Table maps keys to values held in one slice, with a limit on the number
+// of entries. Values are addressed by pointer for in-place updates; a
+// pointer is valid until the next Upsert (which may grow or evict).
+//
+// Lookups of known keys allocate nothing; inserting allocates only while
+// the table grows towards its limit. A Table is not safe for concurrent use.
+type Table[K comparable, V any] struct {
+	index   map[K]int32
+	slots   []slot[K, V]
+	free    []int32
+	limit   int
+	evicted uint64
+	scratch []int64
+}
+
+type slot[K comparable, V any] struct {
+	key  K
+	last int64 // when the entry was last touched, for eviction
+	used bool
+	val  V
+}
+
+// New returns a Table holding at most limit entries (at least 16).
+func New[K comparable, V any](limit int) *Table[K, V] {
+	limit = max(limit, 16)
+	initial := min(limit, 256)
+	return &Table[K, V]{
+		index: make(map[K]int32, initial),
+		slots: make([]slot[K, V], 0, initial),
+		limit: limit,
+	}
+}
+
+// Get returns the value under k, or nil.
+func (t *Table[K, V]) Get(k K) *V {
+	if i, ok := t.index[k]; ok {
+		return &t.slots[i].val
+	}
+	return nil
+}
+
+// Upsert returns the value under k, creating a zero value when k is new,
+// and marks the entry as seen at now (any monotonic unit: nlbprobe passes
+// packet time in nanoseconds). created reports whether k was new. When the
+// table is full, the least recently seen eighth of it is evicted first.
+func (t *Table[K, V]) Upsert(k K, now int64) (v *V, created bool) {
+	if i, ok := t.index[k]; ok {
+		s := &t.slots[i]
+		if now > s.last {
+			s.last = now
+		}
+		return &s.val, false
+	}
+	if len(t.index) >= t.limit {
+		t.evict()
+	}
+	var i int32
+	if n := len(t.free); n > 0 {
+		i = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		t.slots = append(t.slots, slot[K, V]{})
+		i = int32(len(t.slots) - 1)
+	}
+	s := &t.slots[i]
+	*s = slot[K, V]{key: k, last: now, used: true}
+	t.index[k] = i
+	return &s.val, true
+}
+
+// evict drops the least recently seen entries, an eighth of the limit, so
+// that the cost of finding them (a sort of the last-seen times) is spread
+// over many inserts.
+func (t *Table[K, V]) evict() {
+	t.scratch = t.scratch[:0]
+	for i := range t.slots {
+		if t.slots[i].used {
+			t.scratch = append(t.scratch, t.slots[i].last)
+		}
+	}
+	slices.Sort(t.scratch)
+	n := max(len(t.scratch)/8, 1)
+	cutoff := t.scratch[n-1]
+	dropped := 0
+	for i := range t.slots {
+		s := &t.slots[i]
+		if !s.used || s.last > cutoff || dropped >= n {
+			continue
+		}
+		delete(t.index, s.key)
+		*s = slot[K, V]{}
+		t.free = append(t.free, int32(i))
+		dropped++
+	}
+	t.evicted += uint64(dropped)
+}
+
+// Len returns the number of entries.
+func (t *Table[K, V]) Len() int { return len(t.index) }
+
+// Limit returns the most entries the table holds.
+func (t *Table[K, V]) Limit() int { return t.limit }
+
+// Evicted returns how many entries were evicted to make room.
+func (t *Table[K, V]) Evicted() uint64 { return t.evicted }
+
+// All yields every key and a pointer to its value, in slot order (which is
+// deterministic for a given sequence of calls). The table must not be
+// changed during the iteration.
+func (t *Table[K, V]) All() iter.Seq2[K, *V] {
+	return func(yield func(K, *V) bool) {
+		for i := range t.slots {
+			s := &t.slots[i]
+			if s.used && !yield(s.key, &s.val) {
+				return
+			}
+		}
+	}
+}

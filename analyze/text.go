@@ -1,0 +1,297 @@
+package analyze
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/finding"
+)
+
+// WriteText writes the report for people: the clusters, the findings most
+// severe first with their evidence and what to do, the ARP bindings that
+// matter, IGMP and flooding, then the counters.
+func (r *Report) WriteText(w io.Writer) error {
+	tw := &textWriter{w: w}
+	r.writeHeader(tw)
+	r.writeClusters(tw)
+	r.writeFindings(tw)
+	r.writeBindings(tw)
+	r.writeIGMP(tw)
+	r.writeFlood(tw)
+	r.writeStats(tw)
+	return tw.err
+}
+
+// textWriter remembers the first write error, so the sections stay plain.
+type textWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (t *textWriter) printf(format string, args ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.w, format, args...)
+	}
+}
+
+// table writes aligned columns.
+func (t *textWriter) table(indent string, rows [][]string) {
+	if t.err != nil || len(rows) == 0 {
+		return
+	}
+	tab := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
+	for _, row := range rows {
+		fmt.Fprintf(tab, "%s%s\n", indent, strings.Join(row, "\t"))
+	}
+	t.err = tab.Flush()
+}
+
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format("15:04:05.000")
+}
+
+func vlanName(vlan, svlan uint16) string {
+	switch {
+	case svlan != 0:
+		return fmt.Sprintf("%d.%d", svlan, vlan)
+	case vlan == 0:
+		return "untagged"
+	}
+	return fmt.Sprint(vlan)
+}
+
+func (r *Report) writeHeader(t *textWriter) {
+	t.printf("nlbprobe report\n")
+	for _, in := range r.Inputs {
+		extra := ""
+		if in.Snaplen != 0 {
+			extra = fmt.Sprintf(", snaplen %d", in.Snaplen)
+		}
+		if in.TruncatedAtEnd {
+			extra += ", ENDS MID-RECORD"
+		}
+		t.printf("  input    %s (%s, %s%s): %d frames\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), extra, in.Frames)
+	}
+	if r.Stats.Frames == 0 {
+		t.printf("  capture  no frames\n\n")
+		return
+	}
+	c := r.Capture
+	t.printf("  capture  %d frames from %s to %s UTC (%s)\n", r.Stats.Frames,
+		c.Start.Format("2006-01-02 15:04:05.000"), c.End.Format("15:04:05.000"),
+		time.Duration(c.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
+	t.printf("  vantage  %s\n\n", r.Vantage)
+}
+
+func (r *Report) writeClusters(t *textWriter) {
+	t.printf("CLUSTERS (%d)\n", len(r.Clusters))
+	if len(r.Clusters) == 0 {
+		t.printf("  no NLB heartbeats (ethertype 0x886F) were seen\n\n")
+		return
+	}
+	for _, c := range r.Clusters {
+		mac := "unknown"
+		if !c.ClusterMAC.IsZero() {
+			mac = fmt.Sprintf("%v (%s, %s)", c.ClusterMAC, c.ClusterMAC.Dashed(), c.ClusterMAC.Dotted())
+		}
+		t.printf("  %v  vlan %s  %s mode  cluster MAC %s\n", c.ClusterIP, vlanName(c.VLAN, c.SVLAN), c.Mode, mac)
+		if c.IGMPGroup.IsValid() {
+			t.printf("    IGMP group %v\n", c.IGMPGroup)
+		}
+		t.printf("    mode from %s; %d heartbeats %s to %s\n", c.ModeBasis, c.Heartbeats, clock(c.FirstSeen), clock(c.LastSeen))
+		rows := [][]string{{"prio", "dedicated IP", "MAC", "name", "ver", "heartbeats", "per s", "first", "last", "state", "port rules"}}
+		for _, h := range c.Hosts {
+			ded := "?"
+			if h.DedicatedIP.IsValid() {
+				ded = h.DedicatedIP.String()
+			}
+			macs := h.MAC.String()
+			if len(h.MACs) > 1 {
+				macs += fmt.Sprintf(" (was %v)", h.MACs[0])
+			}
+			state, rules := "?", "?"
+			if h.ConvergenceState != nil {
+				state = fmt.Sprint(*h.ConvergenceState)
+			}
+			if h.PortRules != nil {
+				rules = fmt.Sprint(*h.PortRules)
+				if h.PortRuleDigest != "" {
+					rules += " #" + h.PortRuleDigest
+				}
+			}
+			rows = append(rows, []string{fmt.Sprint(h.Priority), ded, macs, orDash(h.HostName), orDash(h.Version),
+				fmt.Sprint(h.Heartbeats), fmt.Sprintf("%.2f", h.HeartbeatRate), clock(h.FirstSeen), clock(h.LastSeen), state, rules})
+		}
+		t.table("    ", rows)
+		for _, h := range c.Hosts {
+			if h.Truncated {
+				note := fmt.Sprintf("host %d: heartbeats cut to %d of 1496 bytes", h.Priority, h.CapturedBytes)
+				if h.Inferred != "" {
+					note += "; " + h.Inferred
+				}
+				t.printf("    %s\n", note)
+			}
+		}
+		t.printf("\n")
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (r *Report) writeFindings(t *textWriter) {
+	var n [3]int
+	for _, f := range r.Findings {
+		n[f.Severity]++
+	}
+	t.printf("FINDINGS (%d: %d errors, %d warnings, %d info)\n", len(r.Findings), n[finding.Error], n[finding.Warning], n[finding.Info])
+	if len(r.Findings) == 0 {
+		t.printf("  none\n")
+	}
+	for _, f := range r.Findings {
+		t.printf("  %-7s %s  %s  at %s\n", strings.ToUpper(f.Severity.String()), f.Kind, f.Subject, f.Time.Format("2006-01-02 15:04:05.000"))
+		t.printf("          %s\n", f.Message)
+		if len(f.Evidence) > 0 {
+			ev := make([]string, len(f.Evidence))
+			for i, e := range f.Evidence {
+				ev[i] = fmt.Sprint(e)
+			}
+			more := ""
+			if f.Count > uint64(len(f.Evidence)) {
+				more = fmt.Sprintf(" (%d in all)", f.Count)
+			}
+			t.printf("          evidence: frames %s%s\n", strings.Join(ev, ", "), more)
+		}
+		if f.Remedy != "" {
+			t.printf("          what to do: %s\n", f.Remedy)
+		}
+	}
+	t.printf("\n")
+}
+
+// writeBindings shows the bindings that matter: those that changed, or are
+// bound to an NLB form, or appear in a finding.
+func (r *Report) writeBindings(t *textWriter) {
+	inFinding := map[netip.Addr]bool{}
+	for _, f := range r.Findings {
+		for _, ip := range f.IPs {
+			inFinding[ip] = true
+		}
+	}
+	rows := [][]string{{"vlan", "IP", "MAC now", "NLB", "changes", "flips", "MACs seen (Ethernet source)"}}
+	for _, b := range r.Bindings {
+		nlbForm := false
+		for _, m := range b.MACs {
+			nlbForm = nlbForm || m.Form != addr.FormOrdinary
+		}
+		if b.Changes == 0 && !nlbForm && !inFinding[b.IP] {
+			continue
+		}
+		var seen []string
+		for _, m := range b.MACs {
+			s := m.MAC.String()
+			if m.EthSource != m.MAC {
+				s += " (" + m.EthSource.String() + ")"
+			}
+			seen = append(seen, s)
+		}
+		rows = append(rows, []string{vlanName(b.VLAN, b.SVLAN), b.IP.String(), b.MAC.String(), orDash(b.NLB),
+			fmt.Sprint(b.Changes), fmt.Sprint(b.Flips), strings.Join(seen, ", ")})
+	}
+	t.printf("ARP BINDINGS THAT MATTER (%d of %d)\n", len(rows)-1, len(r.Bindings))
+	if len(rows) == 1 {
+		t.printf("  none changed or involve NLB addresses\n\n")
+		return
+	}
+	t.table("  ", rows)
+	t.printf("\n")
+}
+
+func (r *Report) writeIGMP(t *textWriter) {
+	t.printf("IGMP (%d groups, %d queriers)\n", len(r.IGMPGroups), len(r.Queriers))
+	if len(r.Queriers) > 0 {
+		rows := [][]string{{"querier", "vlan", "MAC", "version", "queries", "interval", "last"}}
+		for _, q := range r.Queriers {
+			iv := "-"
+			if q.IntervalSeconds > 0 {
+				iv = fmt.Sprintf("%.0fs", q.IntervalSeconds)
+			}
+			rows = append(rows, []string{q.IP.String(), vlanName(q.VLAN, q.SVLAN), q.MAC.String(), fmt.Sprintf("v%d", q.Version),
+				fmt.Sprint(q.Queries), iv, clock(q.LastSeen)})
+		}
+		t.table("  ", rows)
+	}
+	if len(r.IGMPGroups) > 0 {
+		rows := [][]string{{"group", "vlan", "NLB cluster", "members (version, reports, state)"}}
+		for _, g := range r.IGMPGroups {
+			var ms []string
+			for _, m := range g.Members {
+				state := "active"
+				switch {
+				case m.Left:
+					state = "left"
+				case !m.Active:
+					state = "expired"
+				}
+				ms = append(ms, fmt.Sprintf("%v (v%d, %d, %s)", m.IP, m.Version, m.Reports, state))
+			}
+			cluster := "-"
+			if g.NLBCluster.IsValid() {
+				cluster = g.NLBCluster.String()
+			}
+			rows = append(rows, []string{g.Group.String(), vlanName(g.VLAN, g.SVLAN), cluster, strings.Join(ms, ", ")})
+		}
+		t.table("  ", rows)
+	}
+	t.printf("\n")
+}
+
+func (r *Report) writeFlood(t *textWriter) {
+	t.printf("TRAFFIC TO CLUSTER MACS (%d)\n", len(r.Flood))
+	if len(r.Flood) == 0 {
+		t.printf("  none seen\n\n")
+		return
+	}
+	rows := [][]string{{"vlan", "MAC", "cluster", "frames", "per s", "bytes/s", "peak/s", "verdict"}}
+	for _, f := range r.Flood {
+		cluster := "-"
+		if f.ClusterIP.IsValid() {
+			cluster = f.ClusterIP.String()
+		}
+		rows = append(rows, []string{vlanName(f.VLAN, f.SVLAN), f.MAC.String(), cluster, fmt.Sprint(f.Frames),
+			fmt.Sprintf("%.1f", f.FPS), bytesHuman(f.BPS), fmt.Sprint(f.PeakFPS), f.Verdict})
+	}
+	t.table("  ", rows)
+	for _, f := range r.Flood {
+		t.printf("  %v: %s\n", f.MAC, f.Basis)
+	}
+	t.printf("\n")
+}
+
+func (r *Report) writeStats(t *textWriter) {
+	s := r.Stats
+	p := s.Protocols
+	t.printf("STATS\n")
+	t.printf("  %d frames, %s on the wire, %s captured\n", s.Frames, bytesHuman(float64(s.Bytes)), bytesHuman(float64(s.CapturedBytes)))
+	t.printf("  ARP %d (other hardware %d), IGMP %d, NLB heartbeats %d, other 0x886F %d, IPv4 %d, other %d; VLAN-tagged %d; to cluster MACs %d\n",
+		p.ARP, p.ARPOther, p.IGMP, p.Heartbeats, p.NLBUnknown, p.IPv4, p.Other, p.VLANTagged, p.ClusterMAC)
+	t.printf("  malformed %d, cut by snaplen %d (heartbeats %d), unsupported link type %d, unattributed heartbeats %d, kernel drops %d\n",
+		s.Malformed, s.Truncated, s.TruncatedHeartbeats, s.Unsupported, s.Unattributed, s.KernelDrops)
+	ev := s.Evicted
+	if ev != (Evictions{}) {
+		t.printf("  evicted: %d bindings, %d IGMP entries, %d clusters, %d cluster MACs, %d findings\n",
+			ev.Bindings, ev.IGMP, ev.Clusters, ev.ClusterMACs, ev.Findings)
+	}
+}
