@@ -108,7 +108,6 @@ type Engine struct {
 	nextCheck int64
 	finished  bool
 
-	unsupported     [256]uint64
 	maxCutCaptured  int
 	minHeartbeatCut int
 }
@@ -237,7 +236,6 @@ func (e *Engine) tick(now int64) {
 
 func (e *Engine) unsupportedFrame(m Meta) {
 	e.stats.Unsupported++
-	e.unsupported[m.LinkType]++
 	key := finding.Key{Kind: finding.UnsupportedLinkType, N: int64(m.LinkType)}
 	if e.store.Touch(key, m.Frame) {
 		return
@@ -245,7 +243,7 @@ func (e *Engine) unsupportedFrame(m Meta) {
 	e.store.Raise(key, finding.Finding{
 		Severity: finding.Warning, Subject: "link type " + m.LinkType.String(), Time: at(m.Time.UnixNano()),
 		Message: fmt.Sprintf("frames of link type %s (%d) carry no Ethernet header and were skipped: "+
-			"nlbprobe reads Ethernet, Linux cooked (SLL) and SLL2 captures", m.LinkType, uint8(m.LinkType)),
+			"nlbprobe reads Ethernet, Linux cooked (SLL) and SLL2 captures", m.LinkType, m.LinkType),
 		Remedy:   "capture on an Ethernet interface (tcpdump -i eth0 rather than a tunnel or -i any on old libpcap)",
 		Evidence: []uint64{m.Frame},
 	})

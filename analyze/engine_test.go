@@ -1,18 +1,20 @@
 package analyze_test
 
 import (
-	"bytes"
+	"net/netip"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
 )
 
-// analyzeFile runs the engine over a capture file of the shared corpus.
-func analyzeFile(t *testing.T, name string, opts analyze.Options) *analyze.Report {
-	t.Helper()
-	recs := testcapture.MustRead(t, filepath.Join(testcapture.SharedPcaps(t), name))
+// analyzeRecords runs the engine over frames read from a file.
+func analyzeRecords(recs []testcapture.Record, opts analyze.Options) *analyze.Report {
 	e := analyze.New(opts)
 	for i, r := range recs {
 		e.Packet(r.Data, analyze.Meta{Frame: uint64(i + 1), Time: r.Time, Length: r.WireLen, LinkType: r.LinkType})
@@ -20,11 +22,139 @@ func analyzeFile(t *testing.T, name string, opts analyze.Options) *analyze.Repor
 	return e.Finish()
 }
 
-func TestDebugText(t *testing.T) {
-	for _, name := range []string{"msnlb.pcap", "msnlb2.pcapng", "IGMP_V2.pcap", "igmpv3-queries.pcap"} {
-		r := analyzeFile(t, name, analyze.Options{})
-		var b bytes.Buffer
-		r.WriteText(&b)
-		t.Logf("%s\n%s", name, b.String())
+func analyzeShared(t *testing.T, name string, opts analyze.Options) *analyze.Report {
+	t.Helper()
+	return analyzeRecords(testcapture.MustRead(t, filepath.Join(testcapture.SharedPcaps(t), name)), opts)
+}
+
+func findingOf(r *analyze.Report, k finding.Kind) (finding.Finding, bool) {
+	for _, f := range r.Findings {
+		if f.Kind == k {
+			return f, true
+		}
+	}
+	return finding.Finding{}, false
+}
+
+// TestRealNLBCaptures: the two real heartbeats of tcpdump's corpus give
+// cluster 192.168.100.80 in unicast mode with hosts 1 (.81) and 2 (.82),
+// and the report says they were truncated. msnlb2 keeps only 6 payload
+// bytes, so the cluster and priorities come from the masked sources and the
+// dedicated IPs are unknown.
+func TestRealNLBCaptures(t *testing.T) {
+	cases := []struct {
+		file      string
+		dedicated []string
+		captured  int
+	}{
+		{"msnlb.pcap", []string{"192.168.100.81", "192.168.100.82"}, 82},
+		{"msnlb2.pcapng", []string{"", ""}, 6},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			r := analyzeShared(t, c.file, analyze.Options{})
+			if len(r.Clusters) != 1 {
+				t.Fatalf("%d clusters", len(r.Clusters))
+			}
+			cl := r.Clusters[0]
+			if cl.ClusterIP.String() != "192.168.100.80" || cl.Mode != addr.ModeUnicast ||
+				cl.ClusterMAC.String() != "02:bf:c0:a8:64:50" || len(cl.Hosts) != 2 {
+				t.Fatalf("cluster %+v", cl)
+			}
+			for i, h := range cl.Hosts {
+				ded := ""
+				if h.DedicatedIP.IsValid() {
+					ded = h.DedicatedIP.String()
+				}
+				if h.Priority != uint32(i+1) || ded != c.dedicated[i] || !h.Truncated || h.CapturedBytes != c.captured {
+					t.Errorf("host %d: %+v", i, h)
+				}
+			}
+			tr, ok := findingOf(r, finding.CaptureTruncated)
+			if !ok || !strings.Contains(tr.Message, "NLB heartbeats were truncated") || len(tr.Evidence) != 2 {
+				t.Errorf("capture-truncated: %+v", tr)
+			}
+			if r.Stats.TruncatedHeartbeats != 2 {
+				t.Errorf("stats: %d truncated heartbeats", r.Stats.TruncatedHeartbeats)
+			}
+		})
+	}
+}
+
+// TestRealIGMPCaptures compares groups and queriers with what tshark shows
+// for the same files: the table is `tshark -T fields -e ip.src -e igmp.type
+// -e igmp.maddr | sort -u`, queries (0x11) giving the queriers and reports
+// (0x12, 0x16) the memberships.
+func TestRealIGMPCaptures(t *testing.T) {
+	type member struct{ group, ip string }
+	cases := []struct {
+		file     string
+		queriers []string
+		members  []member
+	}{
+		{file: "IGMP_V1.pcap", queriers: []string{"10.0.200.151"}, members: []member{
+			{"224.0.0.252", "10.0.200.163"}, {"239.255.255.250", "192.168.1.3"}, {"224.0.1.24", "10.0.200.108"},
+			{"224.0.1.60", "10.0.200.100"}, {"224.0.0.9", "10.0.200.144"}, {"239.255.255.254", "10.0.200.108"},
+			{"224.0.0.251", "10.0.200.10"}, {"239.255.255.250", "10.0.200.108"},
+			{"239.255.255.250", "10.0.200.163"}, {"239.255.255.250", "10.0.200.25"}}},
+		{file: "IGMP_V2.pcap", queriers: []string{"192.168.1.2"}, members: []member{
+			{"239.255.255.250", "192.168.1.64"}, {"225.10.10.10", "192.168.11.201"}, {"225.1.1.3", "192.168.11.201"},
+			{"225.1.1.4", "192.168.11.201"}, {"225.1.1.5", "192.168.11.201"}}},
+		{file: "igmpv3-queries.pcap", queriers: []string{"192.2.0.2"}},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			r := analyzeShared(t, c.file, analyze.Options{})
+			var queriers []string
+			for _, q := range r.Queriers {
+				queriers = append(queriers, q.IP.String())
+			}
+			if strings.Join(queriers, ",") != strings.Join(c.queriers, ",") {
+				t.Errorf("queriers %v, want %v", queriers, c.queriers)
+			}
+			got := map[member]bool{}
+			for _, g := range r.IGMPGroups {
+				for _, m := range g.Members {
+					got[member{g.Group.String(), m.IP.String()}] = true
+				}
+			}
+			for _, m := range c.members {
+				if !got[m] {
+					t.Errorf("missing member %v", m)
+				}
+			}
+			if len(got) != len(c.members) {
+				t.Errorf("%d memberships, want %d: %v", len(got), len(c.members), got)
+			}
+		})
+	}
+}
+
+// TestCorpusNeverPanics runs every frame of every real capture through the
+// engine (the corpus is full of deliberately malformed frames) and checks
+// the report accounts for each frame.
+func TestCorpusNeverPanics(t *testing.T) {
+	dir := testcapture.SharedPcaps(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".pcap") && !strings.HasSuffix(e.Name(), ".pcapng") {
+			continue
+		}
+		recs, _ := testcapture.Read(filepath.Join(dir, e.Name()))
+		if len(recs) == 0 {
+			continue
+		}
+		files++
+		r := analyzeRecords(recs, analyze.Options{Clusters: []netip.Addr{netip.MustParseAddr("10.0.0.50")}})
+		if r.Stats.Frames != uint64(len(recs)) {
+			t.Errorf("%s: %d frames counted of %d", e.Name(), r.Stats.Frames, len(recs))
+		}
+	}
+	if files < 500 {
+		t.Fatalf("only %d files read", files)
 	}
 }

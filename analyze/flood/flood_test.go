@@ -1,0 +1,51 @@
+package flood_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/flood"
+)
+
+func TestRates(t *testing.T) {
+	tab := flood.New(0)
+	mac := addr.MAC{0x03, 0xbf, 10, 0, 0, 50}
+	base := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC).UnixNano()
+	vip := netip.MustParseAddr("10.0.0.50")
+	// 50 frames/s of 100 bytes for 20 s, plus a burst of 80 in second 5.
+	n := uint64(0)
+	for s := 0; s < 20; s++ {
+		count := 50
+		if s == 5 {
+			count = 80
+		}
+		for i := 0; i < count; i++ {
+			n++
+			tab.Count(0, mac, 100, false, vip, base+int64(s)*int64(time.Second)+int64(i)*int64(time.Second)/int64(count), n)
+		}
+	}
+	for k, c := range tab.All() {
+		fps, bps, peak, peakBytes := c.Rates()
+		if k.MAC != mac || c.Frames != 1030 || c.Seconds != 19 || peak != 80 || peakBytes != 8000 || c.DstIP != vip {
+			t.Fatalf("counter %+v peak %d", c, peak)
+		}
+		// 1030 frames over 19.98 s.
+		if fps < 51 || fps > 52 || bps < 5100 || bps > 5200 {
+			t.Fatalf("fps %.2f bps %.2f", fps, bps)
+		}
+		return
+	}
+	t.Fatal("no counter")
+}
+
+func TestCountAllocs(t *testing.T) {
+	tab := flood.New(0)
+	mac := addr.MAC{0x03, 0xbf, 10, 0, 0, 50}
+	now := int64(0)
+	tab.Count(0, mac, 60, false, netip.Addr{}, now, 1)
+	if a := testing.AllocsPerRun(1000, func() { now += 1e6; tab.Count(0, mac, 60, false, netip.Addr{}, now, 2) }); a != 0 {
+		t.Fatalf("%.1f allocs per count", a)
+	}
+}
