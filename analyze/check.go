@@ -63,52 +63,65 @@ func (e *Engine) checkMembership(now int64, final bool) {
 		for i := range c.Hosts {
 			h := &c.Hosts[i]
 			key := finding.Key{Kind: finding.IGMPMemberMissing, VLAN: uint32(k.VLAN), IP: k.IP, IP2: h.Dedicated, N: int64(h.Priority)}
+			subject := fmt.Sprintf("cluster %v vlan %v host %d", k.IP, k.VLAN, h.Priority)
 			if m := e.memberOf(k.VLAN, group, h); m != nil && !m.Left {
 				// A late report withdraws what an earlier check said.
 				e.store.Withdraw(key)
 				continue
 			}
-			if _, ok := e.store.Get(key); ok {
-				continue
-			}
 			askedAfterJoin := func(q int64) bool { return q >= h.First && now-q >= int64(answerTime) }
-			watched := time.Duration(now - h.First)
+			watched := time.Duration(now - h.First).Round(time.Second)
 			shouldHave := askedAfterJoin(queries.Last) || askedAfterJoin(queries.Prev) ||
 				watched >= igmp.MembershipTimeout
 			groupIP := netip.AddrFrom4(group)
-			subject := fmt.Sprintf("cluster %v vlan %v host %d", k.IP, k.VLAN, h.Priority)
+			var sev finding.Severity
+			var msg, remedy string
 			switch {
 			case shouldHave:
 				asked := "no querier asked in that time"
 				if queries.Count > 0 {
-					asked = fmt.Sprintf("%d queries were seen on the VLAN, the last at %s", queries.Count,
+					asked = fmt.Sprintf("queries seen on the VLAN: %d, the last at %s", queries.Count,
 						at(queries.Last).Format(time.RFC3339))
 				}
-				e.store.Raise(key, finding.Finding{
-					Severity: finding.Warning, Subject: subject, VLAN: k.VLAN.ID(), Time: at(now),
-					Message: fmt.Sprintf("%s heartbeats in IGMP mode but sent no IGMP report for %v in %s (%s): "+
-						"a snooping switch does not deliver the cluster's traffic to its port",
-						h.Describe(), groupIP, watched.Round(time.Second), asked),
-					Remedy: "check IGMP multicast is enabled on that host (NLB Manager: cluster operation mode IGMP multicast) " +
-						"and that its NIC/virtual switch passes IGMP; compare `bridge mdb show` or `show ip igmp snooping groups`",
-					Evidence: []uint64{h.FirstFrame, h.LastFrame},
-					IPs:      []netip.Addr{k.IP, groupIP},
-					MACs:     []addr.MAC{h.MAC},
-				})
+				sev = finding.Warning
+				msg = fmt.Sprintf("%s heartbeats in IGMP mode but sent no IGMP report for %v in %s (%s): "+
+					"a snooping switch does not deliver the cluster's traffic to its port", h.Describe(), groupIP, watched, asked)
+				remedy = "check IGMP multicast is enabled on that host (NLB Manager: cluster operation mode IGMP multicast) " +
+					"and that its NIC/virtual switch passes IGMP; compare `bridge mdb show` or `show ip igmp snooping groups`"
 			case final:
-				e.store.Raise(key, finding.Finding{
-					Severity: finding.Info, Subject: subject, VLAN: k.VLAN.ID(), Time: at(now),
-					Message: fmt.Sprintf("%s heartbeats in IGMP mode and sent no IGMP report for %v, but the capture is too short "+
-						"to know: hosts report when a querier asks (every %s by default) and %s was captured without a query to answer",
-						h.Describe(), groupIP, igmp.QueryInterval, watched.Round(time.Second)),
-					Remedy:   "capture for at least " + igmp.MembershipTimeout.String() + ", or until a query and its reports are seen",
-					Evidence: []uint64{h.FirstFrame},
-					IPs:      []netip.Addr{k.IP, groupIP},
-					MACs:     []addr.MAC{h.MAC},
-				})
+				sev = finding.Info
+				msg = fmt.Sprintf("%s heartbeats in IGMP mode and sent no IGMP report for %v, but the capture is too short "+
+					"to know: hosts report when a querier asks (every %s by default) and %s was captured without a query to answer",
+					h.Describe(), groupIP, igmp.QueryInterval, watched)
+				remedy = "capture for at least " + igmp.MembershipTimeout.String() + ", or until a query and its reports are seen"
+			default:
+				continue
 			}
+			if f, ok := e.store.Get(key); ok {
+				// Keep the message current: the first check may have run
+				// early in the capture.
+				if sev >= f.Severity {
+					f.Severity, f.Message, f.Remedy = sev, msg, remedy
+				}
+				continue
+			}
+			e.store.Raise(key, finding.Finding{
+				Severity: sev, Subject: subject, VLAN: k.VLAN.ID(), Time: at(now), Message: msg, Remedy: remedy,
+				Evidence: []uint64{h.FirstFrame, h.LastFrame},
+				IPs:      hostAddrs(k.IP, groupIP, h),
+				MACs:     []addr.MAC{h.MAC},
+			})
 		}
 	}
+}
+
+// hostAddrs lists the addresses a finding about host h of a cluster names.
+func hostAddrs(cluster, group netip.Addr, h *nlb.Host) []netip.Addr {
+	out := []netip.Addr{cluster, group}
+	if h.Dedicated.IsValid() {
+		out = append(out, h.Dedicated)
+	}
+	return out
 }
 
 // liveCluster finds a cluster heartbeating on vlan whose IP the NLB form f
@@ -271,17 +284,47 @@ func (e *Engine) checkFlooding(now int64) {
 		}
 		remedy := "switch the cluster to IGMP multicast mode and give the switch a MAC-based group for its ports " +
 			"(or isolate the cluster in its own VLAN)"
-		if v.kind == finding.MulticastFlooding {
-			remedy = fmt.Sprintf("pin the cluster MAC to the cluster's ports: Cisco `mac address-table static %s vlan %d interface ...` "+
+		switch {
+		case addr.Classify(k.MAC).Form == addr.FormIGMPCluster:
+			remedy = "make every host report the group (see igmp-member-missing) and run a querier on the VLAN (igmp-no-querier); " +
+				"to target the traffic, give the switch a MAC-based group for the hosts' ports " +
+				"(Cisco `mac address-table static " + k.MAC.Dotted() + " vlan <N> interface ...`, Linux `bridge mdb add ... grp " + k.MAC.String() + " permanent`)"
+		case v.kind == finding.MulticastFlooding:
+			vlan := "<N>"
+			if k.VLAN.ID() != 0 {
+				vlan = fmt.Sprint(k.VLAN.ID())
+			}
+			remedy = fmt.Sprintf("pin the cluster MAC to the cluster's ports: Cisco `mac address-table static %s vlan %s interface ...` "+
 				"(plus `arp <VIP> %s ARPA` on the router); Linux bridge `bridge mdb add dev BR port P grp %v permanent`",
-				k.MAC.Dotted(), k.VLAN.ID(), k.MAC.Dotted(), k.MAC)
+				k.MAC.Dotted(), vlan, k.MAC.Dotted(), k.MAC)
+		}
+		var ips []netip.Addr
+		if ip := e.clusterIPOf(k.VLAN, k.MAC, c.DstIP); ip.IsValid() {
+			ips = []netip.Addr{ip}
 		}
 		e.store.Raise(key, finding.Finding{
 			Severity: finding.Warning, Subject: fmt.Sprintf("%v vlan %v", k.MAC, k.VLAN), VLAN: k.VLAN.ID(),
 			Time: at(c.First), Message: msg, Remedy: remedy, Count: c.Frames,
-			Evidence: []uint64{c.FirstFrame, c.LastFrame}, MACs: []addr.MAC{k.MAC},
+			Evidence: []uint64{c.FirstFrame, c.LastFrame}, IPs: ips, MACs: []addr.MAC{k.MAC},
 		})
 	}
+}
+
+// clusterIPOf names the cluster a cluster MAC belongs to: the IP it embeds,
+// or for the IGMP form a live cluster matching its two bytes, or the VIP the
+// clients sent to.
+func (e *Engine) clusterIPOf(vlan frame.VLAN, mac addr.MAC, dstIP netip.Addr) netip.Addr {
+	f := addr.Classify(mac)
+	if ip, ok := f.EmbeddedIP(); ok {
+		return ip
+	}
+	if k, _ := e.liveCluster(vlan, f); k.IP.IsValid() {
+		return k.IP
+	}
+	if dstIP.IsValid() && f.Encodes(dstIP) {
+		return dstIP
+	}
+	return netip.Addr{}
 }
 
 func bytesHuman(b float64) string {

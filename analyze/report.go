@@ -433,13 +433,7 @@ func (e *Engine) floodReports() []Flood {
 			FPS: round2(fps), BPS: round2(bps), PeakFPS: peak,
 			FirstSeen: at(c.First), LastSeen: at(c.Last), Verdict: v.verdict, Basis: v.basis,
 		}
-		if ip, ok := f.EmbeddedIP(); ok {
-			fr.ClusterIP = ip
-		} else if k, _ := e.liveCluster(k.VLAN, f); k.IP.IsValid() {
-			fr.ClusterIP = k.IP
-		} else if c.DstIP.IsValid() && f.Encodes(c.DstIP) {
-			fr.ClusterIP = c.DstIP
-		}
+		fr.ClusterIP = e.clusterIPOf(k.VLAN, k.MAC, c.DstIP)
 		out = append(out, fr)
 	}
 	slices.SortFunc(out, func(a, b Flood) int {

@@ -225,10 +225,36 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
 		}
 		return f
 	}
-	if p.Truncated || len(data) < wireLen {
+	switch {
+	case len(data) < wireLen:
 		f.Status = Truncated
+	case p.Truncated:
+		// The whole frame was captured, yet a layer ran out of bytes: the
+		// frame's own lengths lie. A heartbeat shorter than the 1496 bytes
+		// of today's versions but with its header whole is only short
+		// (older versions differ), and is decoded as it is.
+		if f.Kind == KindHeartbeat && d.hb.HasHeader() {
+			break
+		}
+		f.Status, f.Reason, f.Err = Malformed, reasonOf(f.Kind), errShort
 	}
 	return f
+}
+
+var errShort = errors.New("a length in the frame runs past its end")
+
+func reasonOf(k Kind) Reason {
+	switch k {
+	case KindHeartbeat, KindNLBUnknown:
+		return ReasonHeartbeat
+	case KindIPv4:
+		return ReasonIPv4
+	case KindIGMP:
+		return ReasonIGMP
+	case KindARP, KindARPOther:
+		return ReasonARP
+	}
+	return ReasonOther
 }
 
 // take copies what layer t decoded into f.

@@ -8,6 +8,7 @@ package igmp
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
@@ -235,7 +236,7 @@ func (t *Tables) Check(now int64, final bool) {
 					"a snooping switch ages memberships out after %s and then floods or drops the groups",
 					v.reports, vlan, dur(watched), MembershipTimeout),
 				Remedy:   "enable an IGMP querier on the VLAN (Cisco: ip igmp snooping querier; Linux bridge: mcast_querier 1), or turn snooping off there",
-				Evidence: []uint64{v.firstFrame},
+				Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),
 			})
 		case v.queries.Count > 0 && now-v.queries.Last >= timeout:
 			t.store.Raise(key, finding.Finding{
@@ -243,7 +244,7 @@ func (t *Tables) Check(now int64, final bool) {
 				Message: fmt.Sprintf("the last IGMP query on vlan %v was at %s, %s ago: the querier stopped, so memberships age out",
 					vlan, at(v.queries.Last).Format(time.RFC3339), dur(now-v.queries.Last)),
 				Remedy:   "check the querier (show ip igmp snooping querier) or enable one on the VLAN",
-				Evidence: []uint64{v.firstFrame},
+				Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),
 			})
 		case v.queries.Count == 0 && final:
 			t.store.Raise(key, finding.Finding{
@@ -251,10 +252,24 @@ func (t *Tables) Check(now int64, final bool) {
 				Message: fmt.Sprintf("no IGMP query on vlan %v in the %s after the first report: too short to know "+
 					"whether a querier exists (queries come every %s by default)", vlan, dur(watched), QueryInterval),
 				Remedy:   "capture for at least " + MembershipTimeout.String() + " to see the querier",
-				Evidence: []uint64{v.firstFrame},
+				Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),
 			})
 		}
 	}
+}
+
+// groupsOn returns the groups reported on vlan (at most 16), for the
+// findings to name.
+func (t *Tables) groupsOn(vlan frame.VLAN) []netip.Addr {
+	var out []netip.Addr
+	for k := range t.members.All() {
+		g := netip.AddrFrom4(k.Group)
+		if k.VLAN == vlan && !slices.Contains(out, g) && len(out) < 16 {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
 }
 
 func at(ns int64) time.Time { return time.Unix(0, ns).UTC() }

@@ -92,18 +92,13 @@ type Cluster struct {
 	First, Last  int64
 	FirstFrame   uint64
 	ModeCounts   [4]uint64
+	// LastMode is the mode of the latest heartbeat that showed one.
+	LastMode addr.Mode
 }
 
-// Mode returns the mode most heartbeats showed, ModeUnknown if none did.
-func (c *Cluster) Mode() addr.Mode {
-	best := addr.ModeUnknown
-	for m := addr.ModeUnicast; m <= addr.ModeIGMP; m++ {
-		if c.ModeCounts[m] > c.ModeCounts[best] || (best == addr.ModeUnknown && c.ModeCounts[m] > 0) {
-			best = m
-		}
-	}
-	return best
-}
+// Mode returns the cluster's mode as its latest heartbeats show it (after a
+// mode change, the new one), ModeUnknown if none showed one.
+func (c *Cluster) Mode() addr.Mode { return c.LastMode }
 
 // Config sets the limits of a Tracker.
 type Config struct {
@@ -198,6 +193,9 @@ func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
 	c.Last = now
 	c.Heartbeats++
 	c.ModeCounts[mode]++
+	if mode != addr.ModeUnknown {
+		c.LastMode = mode
+	}
 
 	var dedicated netip.Addr
 	if h.HasHeader() {
@@ -212,7 +210,7 @@ func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
 		host.Mode = mode
 	}
 	host.FromMAC = host.FromMAC || fromMAC
-	if f.Status == frame.Truncated || h.Truncated {
+	if f.Status == frame.Truncated {
 		host.Truncated++
 		if host.MinCaptured == 0 || h.Captured < host.MinCaptured {
 			host.MinCaptured = h.Captured
