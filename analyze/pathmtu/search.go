@@ -400,6 +400,12 @@ func (s *Search) Result() Result {
 		r.Method = MethodICMP
 	case st.local:
 		r.Method = MethodLocal
+	case s.reportedMTU == s.lo:
+		// A router reported exactly this MTU for a larger probe; its
+		// silence at the size above is its ICMP rate limit (Cisco
+		// routers send one unreachable per 500 ms by default), not a
+		// black hole.
+		r.Method = MethodICMP
 	default:
 		r.Blackhole = true
 		r.SilentAt = s.lo + 1

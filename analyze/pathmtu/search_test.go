@@ -173,6 +173,16 @@ func TestSearch(t *testing.T) {
 			maxProbes: 40,
 		},
 		{
+			name: "rate-limited router: its report stands, no black hole",
+			cfg:  pathmtu.Config{Max: 9000, Retries: 2},
+			// The router answers the first too-big, then its ICMP rate
+			// limit swallows the rest: the boundary is silent, but it is
+			// where the router said it would be.
+			path:  simPath{mtu: 1400, icmp: true, reportMTU: 1400, lose: func(_, size int) bool { return size == 1401 }},
+			want:  pathmtu.Result{Done: true, Reachable: true, PathMTU: 1400, Method: pathmtu.MethodICMP, ReportedMTU: 1400, ReportedBy: router},
+			sizes: []int{576, 9000, 1400, 1401, 1401, 1401},
+		},
+		{
 			name:      "router under-reports: 1300 said, 1400 carried",
 			cfg:       pathmtu.Config{Max: 9000, Retries: 2},
 			path:      simPath{mtu: 1400, icmp: true, reportMTU: 1300},

@@ -78,7 +78,9 @@ type NS struct {
 }
 
 // Namespace creates a namespace for role (e.g. "client", "router") with
-// its loopback up, and removes it when the test ends.
+// its loopback up and IPv6 duplicate address detection off (so addresses,
+// link-local ones too, are usable at once), and removes it when the test
+// ends.
 func (l *Lab) Namespace(role string) *NS {
 	l.t.Helper()
 	name := "nlbp-" + l.tag + "-" + role
@@ -90,6 +92,7 @@ func (l *Lab) Namespace(role string) *NS {
 	})
 	ns := &NS{Name: name, t: l.t}
 	ns.MustRun("ip", "link", "set", "lo", "up")
+	ns.MustRun("sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
 	return ns
 }
 
