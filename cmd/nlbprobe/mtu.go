@@ -270,6 +270,12 @@ func (m *mtuRun) loop(ctx context.Context, targets []mtuTarget) int {
 			break
 		}
 	}
+	return m.exitCode()
+}
+
+// exitCode is 1 when a finding at or above --fail-on was raised in any
+// sweep, 0 otherwise.
+func (m *mtuRun) exitCode() int {
 	if worst, ok := m.store.Worst(); ok && worst >= m.opts.failOn {
 		return exitFindings
 	}
@@ -400,8 +406,16 @@ func (m *mtuRun) measure(ctx context.Context, t mtuTarget) (*mtuResult, error) {
 		for _, l := range late {
 			search.Observe(l)
 		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if err != nil {
-			return nil, err
+			// The probe could not be sent (a local firewall rejecting
+			// it, say): the target is unreachable from here, and the
+			// other targets go on.
+			r.Error = err.Error()
+			r.Probes = search.Result().Probes
+			return r, nil
 		}
 		search.Observe(o)
 	}
@@ -578,5 +592,9 @@ func mtuText(r *mtuResult, o mtuOptions) string {
 }
 
 func elapsed(msec float64) string {
-	return time.Duration(msec * float64(time.Millisecond)).Round(100 * time.Microsecond).String()
+	d := time.Duration(msec * float64(time.Millisecond))
+	if d >= time.Second {
+		return d.Round(10 * time.Millisecond).String()
+	}
+	return d.Round(100 * time.Microsecond).String()
 }
