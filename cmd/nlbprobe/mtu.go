@@ -414,6 +414,9 @@ func (m *mtuRun) measure(ctx context.Context, t mtuTarget) (*mtuResult, error) {
 			// it, say): the target is unreachable from here, and the
 			// other targets go on.
 			r.Error = err.Error()
+			if errors.Is(err, unix.EPERM) {
+				r.Error = "cannot send probes: a firewall on this host drops them (sendto: operation not permitted)"
+			}
 			r.Probes = search.Result().Probes
 			return r, nil
 		}

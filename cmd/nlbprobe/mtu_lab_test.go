@@ -252,6 +252,23 @@ func TestMTULab(t *testing.T) {
 			why:       "tracepath walks hop by hop and stops at its hop limit; nlbprobe only asks whether the target answers",
 		},
 		{
+			name: "local firewall drops the probes",
+			lab: func(t *testing.T) *netlab.NS {
+				netlab.RequireTool(t, "nft")
+				l := newRoutedLab(t, 1500, 1500, 1500)
+				l.client.MustRun("nft", "add", "table", "inet", "f")
+				l.client.MustRun("nft", "add", "chain", "inet", "f", "out", "{ type filter hook output priority 0 ; }")
+				l.client.MustRun("nft", "add", "rule", "inet", "f", "out", "icmp", "type", "echo-request", "drop")
+				return l.client
+			},
+			target: "10.0.2.2",
+			// sendto fails with EPERM: the target is unreachable from
+			// here, reported, not a crash or a missing line.
+			want:      want{ifMTU: 1500, method: "search", findings: []finding.Kind{finding.PathMTUUnreachable}},
+			tracepath: tracepathResult{pmtu: 1500, reached: true},
+			why:       "tracepath probes with UDP, which the firewall lets through; nlbprobe needs ICMP echo",
+		},
+		{
 			name:      "IPv6 path with a 1400 link",
 			lab:       func(t *testing.T) *netlab.NS { return newRoutedLab(t, 1500, 1400, 1400).client },
 			target:    "fd00:2::2",
@@ -282,6 +299,9 @@ func TestMTULab(t *testing.T) {
 			}
 			if r.Reachable != (tt.want.pathMTU > 0) || r.Interface != "eth0" || r.Target != tt.target {
 				t.Errorf("reachable %v interface %q target %q, want %v eth0 %q", r.Reachable, r.Interface, r.Target, tt.want.pathMTU > 0, tt.target)
+			}
+			if tt.name == "local firewall drops the probes" && !strings.Contains(r.Error, "firewall on this host") {
+				t.Errorf("error %q does not name the local firewall", r.Error)
 			}
 			if r.Reachable && r.FrameSize != r.PathMTU+14 {
 				t.Errorf("frame_size %d, want path_mtu+14", r.FrameSize)
