@@ -135,7 +135,7 @@ type Result struct {
 	// Max is the largest size the search would try.
 	Max int
 	// Method says how the size above PathMTU was found to fail; MethodSearch
-	// when PathMTU equals Max.
+	// when PathMTU equals Max or the target is unreachable.
 	Method Method
 	// Blackhole is true when the target answers but sizes above PathMTU
 	// (and below Max) vanish with no ICMP, confirmed by retries.
@@ -176,7 +176,7 @@ func (st *sizeState) failing() bool {
 // The strategy: probe the base size (576 for IPv4, 1280 for IPv6) to learn
 // that the target answers and how fast; then the maximum; a too-big that
 // carries a plausible next-hop MTU is probed at once, and the size above it
-// right after, so an honest router settles the answer in two probes;
+// right after, so an honest router settles the answer in two more probes;
 // otherwise binary search between the largest size answered and the smallest
 // that failed. Search probes wait only a multiple of the round-trip time and
 // are sent once: a silence moves the upper bound down. The final boundary
