@@ -13,9 +13,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/pathmtu"
@@ -414,7 +413,7 @@ func (m *mtuRun) measure(ctx context.Context, t mtuTarget) (*mtuResult, error) {
 			// it, say): the target is unreachable from here, and the
 			// other targets go on.
 			r.Error = err.Error()
-			if errors.Is(err, unix.EPERM) {
+			if errors.Is(err, syscall.EPERM) {
 				r.Error = "cannot send probes: a firewall on this host drops them (sendto: operation not permitted)"
 			}
 			r.Probes = search.Result().Probes
@@ -452,7 +451,7 @@ func baseSize(a netip.Addr) int {
 
 // errnoText is the kernel's words for a route lookup failure.
 func errnoText(err error) string {
-	var errno unix.Errno
+	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		return errno.Error()
 	}
