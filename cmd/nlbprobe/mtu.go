@@ -1,0 +1,602 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/analyze/pathmtu"
+	"github.com/nlbprobe/nlbprobe/capture"
+)
+
+func init() {
+	register(command{
+		name:    "mtu",
+		summary: "find the largest frame each path carries (DF-bit pings), black holes, jumbo mismatches",
+		run:     runMTU,
+	})
+}
+
+const mtuSynopsis = "mtu TARGET... [--targets-file F] [--max N] [--expect N] [--timeout D] [--retries N] [--concurrency N] [--rate N] [--every D] [--json] [--fail-on SEVERITY]"
+
+const mtuExample = `  nlbprobe mtu 10.0.20.11 10.0.20.12 --expect 9000
+      one sweep; exit 1 if a path is a black hole (or, with --fail-on warning, below 9000)
+  nlbprobe mtu --targets-file hyperv-hosts.txt --concurrency 16 --json
+      one JSON object per target per line, for scripts
+  nlbprobe mtu --targets-file hosts.txt --every 10m --expect 9000
+      sweep every 10 minutes until stopped; print a line only when a path changes`
+
+// mtuOptions are the parsed flags of `nlbprobe mtu`.
+type mtuOptions struct {
+	max         int
+	expect      int
+	timeout     time.Duration
+	retries     int
+	concurrency int
+	rate        float64
+	every       time.Duration
+	json        bool
+	failOn      finding.Severity
+}
+
+// mtuTarget is one target as the user named it and the address probed.
+type mtuTarget struct {
+	label string
+	addr  netip.Addr
+}
+
+func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("mtu", mtuSynopsis, mtuExample, stderr)
+	var o mtuOptions
+	var targetsFile, failOn string
+	fs.StringVar(&targetsFile, "targets-file", "", "read targets from `FILE`, one per line (# starts a comment); - is stdin")
+	fs.IntVar(&o.max, "max", 0, "largest IP packet size to try (default: the outgoing interface's MTU, which also caps it)")
+	fs.IntVar(&o.expect, "expect", 0, "raise path-mtu-below-expected when a path carries less than `N` bytes (e.g. 9000 for Jumbo Packet 9014)")
+	fs.DurationVar(&o.timeout, "timeout", pathmtu.DefaultTimeout, "how long to wait for an answer when silence decides the result")
+	fs.IntVar(&o.retries, "retries", 2, "extra tries before silence counts as \"too big\" or \"dead\"")
+	fs.IntVar(&o.concurrency, "concurrency", 8, "targets probed at once (one probe in flight per target)")
+	fs.Float64Var(&o.rate, "rate", capture.DefaultRate, "most probes per second over all targets")
+	fs.DurationVar(&o.every, "every", 0, "sweep again every `D` (e.g. 10m) until stopped; print only changes")
+	fs.BoolVar(&o.json, "json", false, "one JSON object per target per sweep, one per line (and a summary per sweep with --every)")
+	fs.StringVar(&failOn, "fail-on", "error", "exit 1 when a finding at or above this severity occurred (info, warning, error)")
+	if code, stop := parseFlags(fs, args, stdout); stop {
+		return code
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "nlbprobe mtu: "+format+"\n", a...)
+		fmt.Fprintln(stderr, "Run 'nlbprobe mtu --help' for usage.")
+		return exitUsage
+	}
+	var err error
+	if o.failOn, err = finding.ParseSeverity(failOn); err != nil {
+		return usage("--fail-on: %v", err)
+	}
+	switch {
+	case o.max != 0 && o.max < pathmtu.MinIPv4:
+		return usage("--max %d is below the smallest IPv4 MTU (%d)", o.max, pathmtu.MinIPv4)
+	case o.expect < 0:
+		return usage("--expect must not be negative")
+	case o.timeout <= 0:
+		return usage("--timeout must be positive")
+	case o.retries < 0:
+		return usage("--retries must not be negative")
+	case o.concurrency < 1:
+		return usage("--concurrency must be at least 1")
+	case o.rate <= 0:
+		return usage("--rate must be positive")
+	case o.every < 0:
+		return usage("--every must not be negative")
+	}
+	names := fs.Args()
+	if targetsFile != "" {
+		more, err := readTargetsFile(targetsFile)
+		if err != nil {
+			return usage("%v", err)
+		}
+		names = append(names, more...)
+	}
+	if len(names) == 0 {
+		return usage("no target: name one or more, or use --targets-file")
+	}
+	targets, err := resolveTargets(ctx, names)
+	if err != nil {
+		return usage("%v", err)
+	}
+
+	prober := capture.NewProber(capture.ProberConfig{Rate: o.rate})
+	defer prober.Close()
+	if err := openProber(prober, targets); err != nil {
+		fmt.Fprintf(stderr, "nlbprobe mtu: %v\n", err)
+		return exitUsage
+	}
+	m := &mtuRun{opts: o, prober: prober, stdout: stdout, stderr: stderr, store: finding.NewStore(10000), last: map[string]mtuState{}}
+	return m.loop(ctx, targets)
+}
+
+// readTargetsFile reads one or more targets per line; # starts a comment.
+func readTargetsFile(path string) ([]string, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("targets file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	var out []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		out = append(out, strings.Fields(line)...)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("targets file %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// resolveTargets turns names into addresses, in order and without
+// duplicates. Something that looks like an address must be one; anything
+// else is a host name, resolved once, to its first address.
+func resolveTargets(ctx context.Context, names []string) ([]mtuTarget, error) {
+	var out []mtuTarget
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if a, err := netip.ParseAddr(name); err == nil {
+			out = append(out, mtuTarget{label: name, addr: a.Unmap()})
+			continue
+		}
+		if strings.Trim(name, "0123456789.") == "" || strings.Contains(name, ":") {
+			return nil, fmt.Errorf("bad target %q: not an IP address", name)
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		addrs, err := net.DefaultResolver.LookupNetIP(lctx, "ip", name)
+		cancel()
+		if err != nil || len(addrs) == 0 {
+			return nil, fmt.Errorf("bad target %q: %v", name, err)
+		}
+		out = append(out, mtuTarget{label: name, addr: addrs[0].Unmap()})
+	}
+	return out, nil
+}
+
+// openProber opens the sockets the targets need before any sweep, so that
+// a missing privilege is one clear error, not one per target.
+func openProber(p *capture.Prober, targets []mtuTarget) error {
+	done := map[bool]bool{}
+	for _, t := range targets {
+		if done[t.addr.Is6()] {
+			continue
+		}
+		done[t.addr.Is6()] = true
+		s, err := p.Session(t.addr)
+		if err != nil {
+			return err
+		}
+		s.Close()
+	}
+	return nil
+}
+
+// mtuResult is one target's outcome in one sweep: the JSON contract of
+// `nlbprobe mtu --json` (one object per line).
+type mtuResult struct {
+	Time   time.Time `json:"time"`
+	Sweep  int       `json:"sweep,omitempty"`
+	Target string    `json:"target"`
+	// Address is what Target resolved to (the same for an address).
+	Address   string `json:"address"`
+	Reachable bool   `json:"reachable"`
+	// PathMTU is the largest IP packet (header included) the path carried.
+	PathMTU int `json:"path_mtu"`
+	// FrameSize is PathMTU plus the 14-byte Ethernet header: the Windows
+	// "Jumbo Packet" value that matches the path.
+	FrameSize    int    `json:"frame_size"`
+	Interface    string `json:"interface"`
+	InterfaceMTU int    `json:"interface_mtu"`
+	Gateway      string `json:"gateway,omitempty"`
+	// Max is the largest size tried.
+	Max        int            `json:"max"`
+	Blackhole  bool           `json:"blackhole"`
+	Method     pathmtu.Method `json:"method"`
+	SilentAt   int            `json:"silent_at,omitempty"`
+	ReportedBy string         `json:"reported_by,omitempty"`
+	// ReportedMTU is the next-hop MTU the last ICMP too-big carried.
+	ReportedMTU int     `json:"reported_mtu,omitempty"`
+	Incomplete  bool    `json:"incomplete,omitempty"`
+	Probes      int     `json:"probes"`
+	ElapsedMS   float64 `json:"elapsed_ms"`
+	// Error says why the target is unreachable.
+	Error    string            `json:"error,omitempty"`
+	Findings []finding.Finding `json:"findings"`
+}
+
+// mtuState is what a scheduled sweep compares to tell that a path changed.
+type mtuState struct {
+	reachable, blackhole, incomplete bool
+	pathMTU, interfaceMTU            int
+	method                           pathmtu.Method
+	iface                            string
+}
+
+func (r *mtuResult) state() mtuState {
+	return mtuState{r.Reachable, r.Blackhole, r.Incomplete, r.PathMTU, r.InterfaceMTU, r.Method, r.Interface}
+}
+
+// mtuRun is one invocation of `nlbprobe mtu`: its sweeps, findings and
+// output.
+type mtuRun struct {
+	opts           mtuOptions
+	prober         *capture.Prober
+	stdout, stderr io.Writer
+	store          *finding.Store
+	last           map[string]mtuState // per target, from the previous sweep
+}
+
+// loop runs one sweep, or with --every sweeps until ctx ends, and returns
+// the exit code.
+func (m *mtuRun) loop(ctx context.Context, targets []mtuTarget) int {
+	for sweep := 1; ; sweep++ {
+		start := time.Now()
+		m.sweep(ctx, targets, sweep)
+		if m.opts.every == 0 || ctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(time.Until(start.Add(m.opts.every)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return m.exitCode()
+}
+
+// exitCode is 1 when a finding at or above --fail-on was raised in any
+// sweep, 0 otherwise.
+func (m *mtuRun) exitCode() int {
+	if worst, ok := m.store.Worst(); ok && worst >= m.opts.failOn {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// sweep probes every target, at most --concurrency at a time, and prints
+// the results in target order as soon as each one's predecessors are done.
+func (m *mtuRun) sweep(ctx context.Context, targets []mtuTarget, n int) {
+	start := time.Now()
+	results := make([]*mtuResult, len(targets))
+	ready := make(chan int)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(m.opts.concurrency, len(targets)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				r, err := m.measure(ctx, targets[i])
+				if err != nil {
+					if ctx.Err() == nil {
+						fmt.Fprintf(m.stderr, "nlbprobe mtu: %s: %v\n", targets[i].label, err)
+					}
+					r = nil // interrupted: nothing to report
+				}
+				results[i] = r
+				ready <- i
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for i := range targets {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(ready) }()
+
+	var sum mtuSweepSummary
+	done := make([]bool, len(targets))
+	next := 0
+	for i := range ready {
+		done[i] = true
+		for next < len(targets) && done[next] {
+			if r := results[next]; r != nil {
+				r.Sweep = n
+				if m.opts.every == 0 {
+					r.Sweep = 0
+				}
+				m.report(r, &sum)
+			}
+			next++
+		}
+	}
+	if m.opts.every > 0 && m.opts.json && ctx.Err() == nil {
+		sum.Sweep, sum.Time, sum.Targets = n, start.UTC(), len(targets)
+		sum.ElapsedMS = ms(time.Since(start))
+		m.printJSON(sum)
+	}
+	if m.opts.every == 0 && !m.opts.json {
+		fmt.Fprintln(m.stdout, sum.text(m.opts.expect))
+	}
+}
+
+// mtuSweepSummary is the per-sweep JSON object of `--every --json`.
+type mtuSweepSummary struct {
+	Sweep         int       `json:"sweep"`
+	Time          time.Time `json:"time"`
+	Targets       int       `json:"targets"`
+	Reachable     int       `json:"reachable"`
+	Unreachable   int       `json:"unreachable"`
+	Blackholes    int       `json:"blackholes"`
+	BelowExpected int       `json:"below_expected"`
+	Changed       int       `json:"changed"`
+	ElapsedMS     float64   `json:"elapsed_ms"`
+}
+
+func (s mtuSweepSummary) text(expect int) string {
+	out := fmt.Sprintf("%d targets: %d reachable, %d black hole(s), %d unreachable", s.Reachable+s.Unreachable, s.Reachable, s.Blackholes, s.Unreachable)
+	if expect > 0 {
+		out += fmt.Sprintf(", %d below --expect %d", s.BelowExpected, expect)
+	}
+	return out
+}
+
+// measure runs one path-MTU search to t.
+func (m *mtuRun) measure(ctx context.Context, t mtuTarget) (*mtuResult, error) {
+	start := time.Now()
+	r := &mtuResult{Time: start.UTC(), Target: t.label, Address: t.addr.String(), Method: pathmtu.MethodSearch}
+	defer func() { r.ElapsedMS = ms(time.Since(start)) }()
+	rt, err := capture.RouteTo(t.addr)
+	if err != nil {
+		r.Error = "no route: " + errnoText(err)
+		return r, nil
+	}
+	r.Interface, r.InterfaceMTU = rt.Interface, rt.InterfaceMTU
+	if rt.Gateway.IsValid() {
+		r.Gateway = rt.Gateway.String()
+	}
+	r.Max = rt.InterfaceMTU
+	if t.addr.Is4() {
+		r.Max = min(r.Max, 65535) // the IPv4 total length field (loopback says 65536)
+	}
+	if m.opts.max > 0 {
+		r.Max = min(r.Max, m.opts.max)
+	}
+	search, err := pathmtu.New(pathmtu.Config{IPv6: t.addr.Is6(), Max: r.Max, Retries: m.opts.retries, Timeout: m.opts.timeout})
+	if err != nil {
+		r.Error = err.Error()
+		return r, nil
+	}
+	sess, err := m.prober.Session(t.addr)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	for {
+		p, ok := search.Next()
+		if !ok {
+			break
+		}
+		o, late, err := sess.Probe(ctx, p.Size, p.Wait)
+		for _, l := range late {
+			search.Observe(l)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			// The probe could not be sent (a local firewall rejecting
+			// it, say): the target is unreachable from here, and the
+			// other targets go on.
+			r.Error = err.Error()
+			if errors.Is(err, syscall.EPERM) {
+				r.Error = "cannot send probes: a firewall on this host drops them (sendto: operation not permitted)"
+			}
+			r.Probes = search.Result().Probes
+			return r, nil
+		}
+		search.Observe(o)
+	}
+	res := search.Result()
+	r.Reachable, r.PathMTU, r.Blackhole, r.Method = res.Reachable, res.PathMTU, res.Blackhole, res.Method
+	r.SilentAt, r.ReportedMTU, r.Incomplete, r.Probes = res.SilentAt, res.ReportedMTU, res.Incomplete, res.Probes
+	if res.ReportedBy.IsValid() {
+		r.ReportedBy = res.ReportedBy.String()
+	}
+	if r.Reachable {
+		r.FrameSize = pathmtu.FrameSize(r.PathMTU)
+	} else {
+		switch {
+		case res.UnreachableFrom.IsValid():
+			r.Error = res.UnreachableFrom.String() + " says destination unreachable"
+		case res.Incomplete:
+			r.Error = fmt.Sprintf("no answer before the probe budget ran out (%d probes)", res.Probes)
+		default:
+			r.Error = fmt.Sprintf("no answer to %d-byte echo requests (%d probes)", min(r.Max, baseSize(t.addr)), res.Probes)
+		}
+	}
+	return r, nil
+}
+
+func baseSize(a netip.Addr) int {
+	if a.Is6() {
+		return pathmtu.MinIPv6
+	}
+	return pathmtu.BaseIPv4
+}
+
+// errnoText is the kernel's words for a route lookup failure.
+func errnoText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
+
+// report raises r's findings, counts it in sum and prints it: always for a
+// single sweep and in JSON, only on change for scheduled text sweeps.
+func (m *mtuRun) report(r *mtuResult, sum *mtuSweepSummary) {
+	r.Findings = mtuFindings(r, m.opts.expect)
+	for _, f := range r.Findings {
+		addr, _ := netip.ParseAddr(r.Address)
+		m.store.Raise(finding.Key{Kind: f.Kind, IP: addr}, f)
+	}
+	switch {
+	case !r.Reachable:
+		sum.Unreachable++
+	default:
+		sum.Reachable++
+		if r.Blackhole {
+			sum.Blackholes++
+		}
+		if m.opts.expect > 0 && r.PathMTU < m.opts.expect {
+			sum.BelowExpected++
+		}
+	}
+	prev, seen := m.last[r.Target]
+	changed := !seen || prev != r.state()
+	m.last[r.Target] = r.state()
+	if changed && seen {
+		sum.Changed++
+	}
+	switch {
+	case m.opts.json:
+		m.printJSON(r)
+	case m.opts.every == 0:
+		fmt.Fprintln(m.stdout, mtuText(r, m.opts))
+	case changed:
+		line := mtuText(r, m.opts)
+		if seen {
+			line += " (was " + prev.text() + ")"
+		}
+		fmt.Fprintf(m.stdout, "%s %s\n", r.Time.Format(time.RFC3339), line)
+	}
+}
+
+func (m *mtuRun) printJSON(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		fmt.Fprintf(m.stderr, "nlbprobe mtu: %v\n", err)
+		return
+	}
+	m.stdout.Write(append(b, '\n'))
+}
+
+func (s mtuState) text() string {
+	switch {
+	case !s.reachable:
+		return "unreachable"
+	case s.blackhole:
+		return fmt.Sprintf("path MTU %d, black hole", s.pathMTU)
+	}
+	return fmt.Sprintf("path MTU %d by %s", s.pathMTU, s.method)
+}
+
+// mtuFindings returns the findings one result raises.
+func mtuFindings(r *mtuResult, expect int) []finding.Finding {
+	out := []finding.Finding{} // [] rather than null in JSON
+	addr, _ := netip.ParseAddr(r.Address)
+	base := finding.Finding{Subject: r.Target, Time: r.Time, IPs: []netip.Addr{addr}, Evidence: []uint64{}, Count: 1}
+	if !r.Reachable {
+		f := base
+		f.Kind, f.Severity = finding.PathMTUUnreachable, finding.Warning
+		f.Message = fmt.Sprintf("%s is unreachable: %s", r.Target, r.Error)
+		f.Remedy = "check that the host is up and that ICMP echo is allowed (Windows firewall: \"File and Printer Sharing (Echo Request)\")"
+		return append(out, f)
+	}
+	if r.Blackhole {
+		f := base
+		f.Kind, f.Severity = finding.PathMTUBlackhole, finding.Error
+		f.Message = fmt.Sprintf("packets over %d bytes (frames over %d) to %s vanish without an ICMP answer, while %s sends up to %d: large transfers (live migration, SMB) stall",
+			r.PathMTU, pathmtu.FrameSize(r.PathMTU), r.Target, r.Interface, r.Max)
+		f.Remedy = fmt.Sprintf("find the link set to %d (a switch port or NIC below the others) and raise it, or set the hosts to MTU %d (Windows Jumbo Packet %d)",
+			r.PathMTU, r.PathMTU, pathmtu.FrameSize(r.PathMTU))
+		out = append(out, f)
+	}
+	if expect > 0 && r.PathMTU < expect {
+		f := base
+		f.Kind, f.Severity = finding.PathMTUBelowExpected, finding.Warning
+		f.Message = fmt.Sprintf("the path to %s carries %d bytes (frame %d), less than the expected %d (frame %d)",
+			r.Target, r.PathMTU, pathmtu.FrameSize(r.PathMTU), expect, pathmtu.FrameSize(expect))
+		f.Remedy = fmt.Sprintf("raise every link on the path to at least %d (switches: %d with a VLAN tag and FCS)", expect, pathmtu.TaggedFrameSize(expect))
+		out = append(out, f)
+	}
+	return out
+}
+
+// mtuText is the one line a target gets in text output, with the jumbo
+// arithmetic spelled out.
+func mtuText(r *mtuResult, o mtuOptions) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s", r.Target)
+	if r.Address != r.Target {
+		fmt.Fprintf(&b, " (%s)", r.Address)
+	}
+	if !r.Reachable {
+		fmt.Fprintf(&b, ": unreachable: %s", r.Error)
+		if r.Interface != "" {
+			fmt.Fprintf(&b, " [via %s, %d probes, %s]", r.Interface, r.Probes, elapsed(r.ElapsedMS))
+		}
+		return b.String()
+	}
+	if r.Incomplete {
+		fmt.Fprintf(&b, ": path MTU at least %d = Windows Jumbo Packet %d; gave up after %d probes (too much loss to confirm the next size up)",
+			r.PathMTU, r.FrameSize, r.Probes)
+	} else {
+		fmt.Fprintf(&b, ": path MTU %d = Windows Jumbo Packet %d (%d with a VLAN tag and FCS)", r.PathMTU, r.FrameSize, pathmtu.TaggedFrameSize(r.PathMTU))
+	}
+	fmt.Fprintf(&b, "; interface %s says %d", r.Interface, r.InterfaceMTU)
+	switch {
+	case r.Incomplete:
+	case r.PathMTU >= r.InterfaceMTU:
+		b.WriteString(": the whole path carries full-size frames")
+	case r.PathMTU >= r.Max:
+		fmt.Fprintf(&b, ": every size tried passes (--max %d)", r.Max)
+	case r.Blackhole:
+		fmt.Fprintf(&b, ": packets over %d (frames over %d) are dropped silently: black hole", r.PathMTU, r.FrameSize)
+	case r.Method == pathmtu.MethodICMP:
+		fmt.Fprintf(&b, ": packets over %d are refused with ICMP by %s (next-hop MTU %d), so TCP adapts", r.PathMTU, r.ReportedBy, r.ReportedMTU)
+	case r.Method == pathmtu.MethodLocal:
+		fmt.Fprintf(&b, ": this host refuses packets over %d (a route MTU below the interface's)", r.PathMTU)
+	}
+	if o.expect > 0 && r.PathMTU < o.expect {
+		fmt.Fprintf(&b, "; below --expect %d (Jumbo Packet %d)", o.expect, pathmtu.FrameSize(o.expect))
+	}
+	fmt.Fprintf(&b, " [%s, %d probes, %s]", r.Method, r.Probes, elapsed(r.ElapsedMS))
+	return b.String()
+}
+
+func elapsed(msec float64) string {
+	d := time.Duration(msec * float64(time.Millisecond))
+	if d >= time.Second {
+		return d.Round(10 * time.Millisecond).String()
+	}
+	return d.Round(100 * time.Microsecond).String()
+}
