@@ -91,7 +91,7 @@ type FileSource struct {
 	err    error // sticky fatal error (an I/O error reading a file)
 
 	done  atomic.Int64 // bytes of the files on disk consumed (or skipped)
-	total int64        // sum of the sizes of the regular files
+	total int64        // sum of the sizes of the files, 0 if one is unknown
 }
 
 // ErrNoInputs is returned by OpenFiles when it is given no paths.
@@ -128,6 +128,7 @@ func openFiles(paths []string, opt openOptions) (*FileSource, error) {
 		return nil, ErrNoInputs
 	}
 	s := &FileSource{inputs: make([]*input, 0, len(paths))}
+	unknownSize := false
 	bufSize := opt.bufferSize
 	if bufSize == 0 {
 		bufSize = readBufferSize(len(paths))
@@ -146,6 +147,12 @@ func openFiles(paths []string, opt openOptions) (*FileSource, error) {
 		}
 		s.inputs = append(s.inputs, in)
 		s.total += size
+		if size == 0 { // not a regular file: a pipe
+			unknownSize = true
+		}
+	}
+	if unknownSize {
+		s.total = 0
 	}
 	if err := s.start(); err != nil {
 		return nil, err
@@ -243,8 +250,8 @@ func (s *FileSource) Inputs() []InputInfo {
 
 // Progress returns how many bytes of the files on disk have been consumed
 // (compressed bytes for gzip files) and their total size. A file that ends
-// early counts as fully consumed. Total is 0 when no input is a regular file
-// (a pipe). It is cheap and safe to call from any goroutine.
+// early counts as fully consumed. Total is 0 when the size of an input is
+// unknown (a pipe). It is cheap and safe to call from any goroutine.
 func (s *FileSource) Progress() (done, total int64) {
 	return s.done.Load(), s.total
 }

@@ -134,6 +134,9 @@ func newInput(idx int, path string, r io.ReadCloser, size int64, bufSize int, do
 	if gzipped {
 		zr, err := gzip.NewReader(bufio.NewReaderSize(stream, gzipReadBuffer))
 		if err != nil {
+			if in.disk.err != nil {
+				return fail(in.disk.err)
+			}
 			return fail(fmt.Errorf("gzip header: %w", err))
 		}
 		in.gz = &gzipReader{r: zr}
@@ -206,25 +209,31 @@ func (in *input) advance() error {
 	// What is left of the file will not be read: count it as done so that
 	// progress reaches its total.
 	in.disk.skipRest(in.size)
+	in.recordEnd(err)
+	in.release()
+	return nil
+}
 
+// recordEnd records in info why the input ended, given the format
+// reader's error.
+func (in *input) recordEnd(err error) {
 	// When the gzip stream broke (cut or corrupt), say so, unless the
 	// format reader found a bad record first: readers read ahead, so the
 	// gzip error may be seen before that record is parsed.
 	if in.gz != nil && in.gz.err != nil && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, in.gz.err)) {
-		err = fmt.Errorf("gzip: %w", in.gz.err)
+		err = fmt.Errorf("compressed stream: %w", in.gz.err)
 	}
 	if err == io.EOF {
-		return nil
+		return
 	}
 	in.info.BadRecord = in.info.Frames + 1
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		in.info.TruncatedAtEnd = true
 		in.info.Err = fmt.Sprintf("file ends inside record %d: %v", in.info.BadRecord, err)
-		return nil
+		return
 	}
 	in.info.Damaged = true
 	in.info.Err = fmt.Sprintf("record %d is damaged, stopped reading there: %v", in.info.BadRecord, err)
-	return nil
 }
 
 // delivered updates the counts once Next returns the pending packet as
@@ -253,6 +262,22 @@ func (in *input) describe() InputInfo {
 	}
 	info.LinkTypes = slices.Clone(info.LinkTypes)
 	return info
+}
+
+// release frees what an input that has ended holds: its buffers (1 MiB or
+// more each, with the gzip state) and its file descriptor, which matters
+// when a long ring of files is merged. The description is kept.
+func (in *input) release() {
+	if in.rd != nil {
+		in.rd.describe(&in.info)
+	}
+	in.rd, in.fast, in.gz = nil, nil, nil
+	if in.file != nil {
+		// A read-only file has nothing to flush: its Close error says
+		// nothing about the data read.
+		in.file.Close()
+		in.file = nil
+	}
 }
 
 func (in *input) close() error {

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"slices"
 
@@ -44,7 +45,8 @@ func newNgReader(stream io.Reader, bufSize int) (recordReader, error) {
 	// the stream is already gunzipped.
 	r, err := pcapgo.NewNgReader(bufio.NewReaderSize(stream, bufSize), opts)
 	if err != nil {
-		return nil, err
+		// With WantMixedLinkType it reads only the section header block.
+		return nil, fmt.Errorf("pcapng section header: %w", err)
 	}
 	n.r = r
 	return n, nil
