@@ -116,6 +116,60 @@ func TestMergeGoesOnPastDamagedAndCutFiles(t *testing.T) {
 	}
 }
 
+// withSimplePackets appends pcapng simple packet blocks, which have no
+// time stamp, to a pcapng file: pcapgo's writer does not write them.
+func withSimplePackets(ng []byte, data ...[]byte) []byte {
+	for _, d := range data {
+		padded := (len(d) + 3) &^ 3
+		blk := make([]byte, 16+padded)
+		binary.LittleEndian.PutUint32(blk[0:], 3) // block type: simple packet
+		binary.LittleEndian.PutUint32(blk[4:], uint32(len(blk)))
+		binary.LittleEndian.PutUint32(blk[8:], uint32(len(d))) // original length
+		copy(blk[12:], d)
+		binary.LittleEndian.PutUint32(blk[len(blk)-4:], uint32(len(blk)))
+		ng = append(ng, blk...)
+	}
+	return ng
+}
+
+// TestMergePutsPacketsWithoutTimeFirst: mergecap takes a packet without a
+// time stamp (a pcapng simple packet block) at once, from the lowest
+// input that has one; the reverse of the rule for equal time stamps.
+func TestMergePutsPacketsWithoutTimeFirst(t *testing.T) {
+	eth := layers.LinkTypeEthernet
+	dir := t.TempDir()
+	ng := func(fr []testFrame) []byte { return pcapngBytes(t, []pcapgo.NgInterface{ngInterface(eth, 0)}, fr) }
+	// Two simple packet blocks, then an enhanced one (with a time stamp):
+	// the last block of a pcapng file written with that packet.
+	withEPB := ng([]testFrame{at(0, 2, 1)})
+	epb := withEPB[len(withEPB)-int(binary.LittleEndian.Uint32(withEPB[len(withEPB)-4:])):]
+	a := writeFile(t, dir, "a.pcapng", append(withSimplePackets(ng(nil), ethFrame(0, 0, 60), ethFrame(0, 1, 61)), epb...))
+	b := writeFile(t, dir, "b.pcap", pcapBytes(t, false, 65535, eth, []testFrame{at(1, 0, 0), at(1, 1, 2)}))
+	c := writeFile(t, dir, "c.pcapng", withSimplePackets(ng(nil), ethFrame(2, 0, 62)))
+	src, err := capture.OpenFiles([]string{a, b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	got, err := readAll(t, src, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, p := range got {
+		order = append(order, fmt.Sprintf("%d:%d", p.Input, binary.BigEndian.Uint32(p.Data[15:])))
+	}
+	if want := "[0:0 0:1 2:0 1:0 0:2 1:1]"; fmt.Sprint(order) != want {
+		t.Errorf("order (input:frame) %v, want %s", order, want)
+	}
+	if !got[0].Info.Timestamp.IsZero() || got[0].Info.Length != 60 {
+		t.Errorf("simple packet block: Info %+v", got[0].Info)
+	}
+	if in := src.Inputs()[0]; in.Frames != 3 || !in.First.Equal(at(0, 2, 1).ts) || !in.Last.Equal(at(0, 2, 1).ts) {
+		t.Errorf("input 0: Frames %d, First %v, Last %v: want 3 frames, First = Last = the one time stamp", in.Frames, in.First, in.Last)
+	}
+}
+
 // sortedMerge is what merging files whose time stamps never go back must
 // give: all packets by time, equal times last input first, each file in
 // its own order.
@@ -183,62 +237,93 @@ func TestMergeDataStaysValid(t *testing.T) {
 
 // TestMergeMatchesMergecap checks the claim that Frame numbers are those of
 // `mergecap -w merged FILES`: it merges with mergecap and compares packet
-// by packet. One file goes back in time, so the merge must hold one packet
-// per file, as mergecap does, rather than sort.
+// by packet.
 func TestMergeMatchesMergecap(t *testing.T) {
 	mergecap, err := exec.LookPath("mergecap")
 	if err != nil {
 		t.Skip("mergecap not installed (Debian package wireshark-common)")
 	}
 	eth := layers.LinkTypeEthernet
-	files := [][]testFrame{
-		frames(0, 400, t0, 3*time.Millisecond),
-		frames(1, 300, t0, 4*time.Millisecond),
-		frames(2, 200, t0.Add(time.Millisecond), 5*time.Millisecond),
+	ng := func(t *testing.T, fr []testFrame) []byte {
+		return pcapngBytes(t, []pcapgo.NgInterface{ngInterface(eth, 0)}, fr)
 	}
-	// File 1 goes back 100 ms at frame 150 and file 2 has equal stamps.
-	for i := 150; i < len(files[1]); i++ {
-		files[1][i].ts = files[1][i].ts.Add(-100 * time.Millisecond)
+	tests := []struct {
+		name  string
+		files func(t *testing.T) [][]byte
+	}{
+		{
+			// One file goes back in time, so the merge must hold one
+			// packet per file, as mergecap does, rather than sort.
+			name: "interleaved, equal time stamps, a file going back in time",
+			files: func(t *testing.T) [][]byte {
+				a := frames(0, 400, t0, 3*time.Millisecond)
+				b := frames(1, 300, t0, 4*time.Millisecond)
+				c := frames(2, 200, t0.Add(time.Millisecond), 5*time.Millisecond)
+				for i := 150; i < len(b); i++ {
+					b[i].ts = b[i].ts.Add(-100 * time.Millisecond)
+				}
+				for i := 50; i < 60; i++ {
+					c[i].ts = c[49].ts
+				}
+				return [][]byte{pcapBytes(t, false, 65535, eth, a), pcapBytes(t, true, 65535, eth, b), ng(t, c)}
+			},
+		},
+		{
+			name: "simple packet blocks without time stamps",
+			files: func(t *testing.T) [][]byte {
+				withEPB := ng(t, []testFrame{at(0, 9, 3)})
+				epb := withEPB[len(withEPB)-int(binary.LittleEndian.Uint32(withEPB[len(withEPB)-4:])):]
+				return [][]byte{
+					pcapBytes(t, false, 65535, eth, []testFrame{at(0, 0, 1), at(0, 1, 2)}),
+					append(withSimplePackets(ng(t, nil), ethFrame(1, 0, 60), ethFrame(1, 1, 61)), epb...),
+					withSimplePackets(ng(t, []testFrame{at(2, 0, 0)}), ethFrame(2, 1, 62)),
+					withSimplePackets(ng(t, nil), ethFrame(3, 0, 63)),
+				}
+			},
+		},
 	}
-	for i := 50; i < 60; i++ {
-		files[2][i].ts = files[2][49].ts
-	}
-	dir := t.TempDir()
-	paths := []string{
-		writeFile(t, dir, "a.pcap", pcapBytes(t, false, 65535, eth, files[0])),
-		writeFile(t, dir, "b.pcap", pcapBytes(t, true, 65535, eth, files[1])),
-		writeFile(t, dir, "c.pcapng", pcapngBytes(t, []pcapgo.NgInterface{ngInterface(eth, 0)}, files[2])),
-	}
-	merged := filepath.Join(dir, "merged.pcapng")
-	if out, err := exec.Command(mergecap, append([]string{"-w", merged}, paths...)...).CombinedOutput(); err != nil {
-		t.Fatalf("mergecap: %v\n%s", err, out)
-	}
-
-	src, err := capture.OpenFiles(paths)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	ours, err := readAll(t, src, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := capture.OpenFiles([]string{merged})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
-	theirs, err := readAll(t, ref, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ours) != len(theirs) {
-		t.Fatalf("we merged %d frames, mergecap %d", len(ours), len(theirs))
-	}
-	for i := range ours {
-		if !ours[i].Info.Timestamp.Equal(theirs[i].Info.Timestamp) || !bytes.Equal(ours[i].Data, theirs[i].Data) {
-			t.Fatalf("frame %d: ours is frame %d of input %d at %v, mergecap's differs (at %v)",
-				i+1, binary.BigEndian.Uint32(ours[i].Data[15:]), ours[i].Input, ours[i].Info.Timestamp, theirs[i].Info.Timestamp)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var paths []string
+			for i, b := range tt.files(t) {
+				paths = append(paths, writeFile(t, dir, fmt.Sprintf("in%d", i), b))
+			}
+			merged := filepath.Join(dir, "merged.pcapng")
+			if out, err := exec.Command(mergecap, append([]string{"-w", merged}, paths...)...).CombinedOutput(); err != nil {
+				t.Fatalf("mergecap: %v\n%s", err, out)
+			}
+			src, err := capture.OpenFiles(paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			ours, err := readAll(t, src, 10000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, err := capture.OpenFiles([]string{merged})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ref.Close()
+			theirs, err := readAll(t, ref, 10000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ours) != len(theirs) {
+				t.Fatalf("we merged %d frames, mergecap %d", len(ours), len(theirs))
+			}
+			// Every frame's bytes say which file and frame it is. A packet
+			// without a time stamp comes out of mergecap with one of 0.
+			for i := range ours {
+				o, m := ours[i], theirs[i]
+				if !bytes.Equal(o.Data, m.Data) || !o.Info.Timestamp.IsZero() && !o.Info.Timestamp.Equal(m.Info.Timestamp) {
+					t.Fatalf("frame %d: ours is frame %d of input %d at %v; mergecap's is frame %d of input %d at %v",
+						i+1, binary.BigEndian.Uint32(o.Data[15:]), o.Data[14], o.Info.Timestamp,
+						binary.BigEndian.Uint32(m.Data[15:]), m.Data[14], m.Info.Timestamp)
+				}
+			}
+		})
 	}
 }
