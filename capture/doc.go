@@ -1,7 +1,15 @@
 // Package capture owns everything in nlbprobe that touches the operating
-// system: sockets, files and netlink. Here: the DF-bit ICMP prober that
-// path-MTU searches send through (Prober, Session), and the route lookup
-// that names the outgoing interface and its MTU (RouteTo).
+// system: files, sockets and netlink. It hands frames to the analyzer as
+// Packets through the Source interface and knows nothing of what is in them.
+//
+// Files: OpenFiles reads pcap and pcapng files, gzip-compressed or not, and
+// merges several of them in time-stamp order the way mergecap does, so that
+// frame numbers match those of `mergecap -w merged FILES` opened in
+// Wireshark.
+//
+// Path MTU: the DF-bit ICMP prober that path-MTU searches send through
+// (Prober, Session), and the route lookup that names the outgoing interface
+// and its MTU (RouteTo).
 //
 // Linux code lives in *_linux.go; elsewhere the same names exist and return
 // ErrUnsupported, so the module builds and vets on every platform.
