@@ -41,6 +41,13 @@ func (v Vantage) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (v Vantage) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (v *Vantage) UnmarshalText(b []byte) error {
+	p, err := ParseVantage(string(b))
+	*v = p
+	return err
+}
+
 // ParseVantage parses "span" or "nonmember".
 func ParseVantage(s string) (Vantage, error) {
 	switch s {

@@ -31,6 +31,13 @@ func (m Mode) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *Mode) UnmarshalText(b []byte) error {
+	p, err := ParseMode(string(b))
+	*m = p
+	return err
+}
+
 // ParseMode parses the names String returns.
 func ParseMode(s string) (Mode, error) {
 	for i, n := range modeNames {
@@ -98,6 +105,17 @@ func (f Form) String() string {
 
 // MarshalText implements encoding.TextMarshaler.
 func (f Form) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (f *Form) UnmarshalText(b []byte) error {
+	for i, n := range formNames {
+		if n == string(b) {
+			*f = Form(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("addr: unknown address form %q", b)
+}
 
 // Mode returns the cluster mode a cluster-MAC form implies, or ModeUnknown.
 func (f Form) Mode() Mode {

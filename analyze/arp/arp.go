@@ -12,6 +12,8 @@ package arp
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
@@ -275,27 +277,48 @@ func (t *Table) changed(k Key, b *Binding, old, cur MACSeen, flip bool, now int6
 		})
 		return
 	}
-	lo, hi := old.MAC, cur.MAC
-	if string(hi[:]) < string(lo[:]) {
-		lo, hi = hi, lo
-	}
-	key := finding.Key{Kind: finding.DuplicateIP, VLAN: uint32(k.VLAN), IP: k.IP, MAC: lo, MAC2: hi}
+	// One duplicate-ip finding per IP, naming every MAC that took part.
+	key := finding.Key{Kind: finding.DuplicateIP, VLAN: uint32(k.VLAN), IP: k.IP}
 	// A flip-flop shows the earlier "move" was two devices all along.
 	t.store.Withdraw(finding.Key{Kind: finding.MACChange, VLAN: uint32(k.VLAN), IP: k.IP, MAC: old.MAC, MAC2: cur.MAC})
 	t.store.Withdraw(finding.Key{Kind: finding.MACChange, VLAN: uint32(k.VLAN), IP: k.IP, MAC: cur.MAC, MAC2: old.MAC})
 	if t.store.Touch(key, n) {
+		f, _ := t.store.Get(key)
+		if (!slices.Contains(f.MACs, old.MAC) || !slices.Contains(f.MACs, cur.MAC)) && len(f.MACs) < maxReportedMACs {
+			for _, m := range []addr.MAC{old.MAC, cur.MAC} {
+				if !slices.Contains(f.MACs, m) && len(f.MACs) < maxReportedMACs {
+					f.MACs = append(f.MACs, m)
+				}
+			}
+			f.Message = duplicateMessage(k.IP, f.MACs)
+		}
 		return
 	}
+	macs := []addr.MAC{old.MAC, cur.MAC}
 	t.store.Raise(key, finding.Finding{
 		Severity: finding.Error, Subject: subject, VLAN: vlan, Time: at(now),
-		Message: fmt.Sprintf("%v flips between %s and %s: two devices claim the IP",
-			k.IP, describe(old.MAC), describe(cur.MAC)),
-		Remedy: "find both devices by MAC (switch: show mac address-table address <mac>) and re-address one; " +
+		Message: duplicateMessage(k.IP, macs),
+		Remedy: "find the devices by MAC (switch: show mac address-table address <mac>) and re-address all but one; " +
 			"if one is a cluster MAC, a host outside the cluster has the VIP configured as its own address",
 		Evidence: []uint64{old.LastFrame, n},
 		IPs:      []netip.Addr{k.IP},
-		MACs:     []addr.MAC{old.MAC, cur.MAC},
+		MACs:     macs,
 	})
+}
+
+// maxReportedMACs bounds the MACs a duplicate-ip finding names.
+const maxReportedMACs = 8
+
+func duplicateMessage(ip netip.Addr, macs []addr.MAC) string {
+	names := make([]string, len(macs))
+	for i, m := range macs {
+		names[i] = describe(m)
+	}
+	who := "two devices claim the IP"
+	if len(macs) > 2 {
+		who = fmt.Sprintf("%d devices claim the IP (or something forges ARP)", len(macs))
+	}
+	return fmt.Sprintf("%v flips between %s: %s", ip, strings.Join(names, ", "), who)
 }
 
 // Len returns the number of bindings held.
