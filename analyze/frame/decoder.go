@@ -215,15 +215,22 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
 	}
 	// The parser stops at an empty payload without calling the next layer:
 	// an IGMP or NLB frame with nothing after its header still is one.
-	switch {
-	case f.Kind == KindOther && (f.EtherType == EtherTypeNLB || f.EtherType == EtherTypeNLBOld):
-		f.Kind = KindNLBUnknown
-	case f.Kind == KindIPv4 && f.IPv4.Protocol == layers.IPProtocolIGMP:
-		f.Reason, f.Err, f.Status = ReasonIGMP, errIGMPShort, Malformed
+	empty := func(r Reason) *Frame {
+		f.Reason, f.Err, f.Status = r, errEmpty, Malformed
 		if len(data) < wireLen {
 			f.Status = Truncated
 		}
 		return f
+	}
+	switch {
+	case f.Kind == KindOther && (f.EtherType == EtherTypeNLB || f.EtherType == EtherTypeNLBOld):
+		f.Kind = KindNLBUnknown
+	case f.Kind == KindOther && f.EtherType == layers.EthernetTypeARP:
+		return empty(ReasonARP)
+	case f.Kind == KindOther && f.EtherType == layers.EthernetTypeIPv4:
+		return empty(ReasonIPv4)
+	case f.Kind == KindIPv4 && f.IPv4.Protocol == layers.IPProtocolIGMP:
+		return empty(ReasonIGMP)
 	}
 	switch {
 	case len(data) < wireLen:
@@ -241,7 +248,10 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
 	return f
 }
 
-var errShort = errors.New("a length in the frame runs past its end")
+var (
+	errShort = errors.New("a length in the frame runs past its end")
+	errEmpty = errors.New("the frame ends where its payload should start")
+)
 
 func reasonOf(k Kind) Reason {
 	switch k {

@@ -110,3 +110,28 @@ func FuzzIGMP(f *testing.F) {
 		}
 	})
 }
+
+// FuzzARP fuzzes the ARP message inside an Ethernet frame (ethertype
+// 0x0806): odd hardware and protocol sizes, lengths beyond the data.
+func FuzzARP(f *testing.F) {
+	f.Add(arpPayload(1, addr.MAC{0, 1, 2, 3, 4, 5}, [4]byte{10, 0, 0, 1}, addr.MAC{}, [4]byte{10, 0, 0, 2}))
+	f.Add(arpPayload(2, addr.MAC{3, 0xbf, 10, 0, 0, 50}, [4]byte{10, 0, 0, 50}, addr.MAC{}, [4]byte{10, 0, 0, 50}))
+	f.Add([]byte{0, 1, 8, 0, 6, 4, 0, 1})
+	f.Add([]byte{0, 1, 8, 0, 0xff, 0xff, 0, 1, 1, 2, 3})
+	d := frame.NewDecoder()
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		data := ethernet(addr.Broadcast, addr.MAC{0, 1, 2, 3, 4, 5}, 0x0806, payload)
+		fr := d.Decode(layers.LinkTypeEthernet, data, len(data))
+		switch fr.Kind {
+		case frame.KindARP:
+			if fr.Status == frame.Malformed || !fr.ARP.SenderIP.Is4() || !fr.ARP.TargetIP.Is4() {
+				t.Fatalf("ARP with status %v sender %v", fr.Status, fr.ARP.SenderIP)
+			}
+		case frame.KindARPOther:
+		default:
+			if fr.Status != frame.Malformed || fr.Reason != frame.ReasonARP {
+				t.Fatalf("ARP frame decoded as %v, status %v reason %v", fr.Kind, fr.Status, fr.Reason)
+			}
+		}
+	})
+}
