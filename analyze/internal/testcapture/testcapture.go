@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -59,33 +60,25 @@ func Read(path string) ([]Record, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	var out []Record
-	add := func(data []byte, wire int, ts time.Time, lt layers.LinkType) {
-		out = append(out, Record{data, wire, ts, lt})
+	var r interface {
+		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+		LinkType() layers.LinkType
 	}
 	if magic == [4]byte{0x0a, 0x0d, 0x0d, 0x0a} {
-		r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			return nil, err
-		}
-		for {
-			data, ci, err := r.ReadPacketData()
-			if err != nil {
-				return out, endErr(err)
-			}
-			add(data, ci.Length, ci.Timestamp, r.LinkType())
-		}
+		r, err = pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	} else {
+		r, err = pcapgo.NewReader(f)
 	}
-	r, err := pcapgo.NewReader(f)
 	if err != nil {
 		return nil, err
 	}
+	var out []Record
 	for {
 		data, ci, err := r.ReadPacketData()
 		if err != nil {
 			return out, endErr(err)
 		}
-		add(data, ci.Length, ci.Timestamp, r.LinkType())
+		out = append(out, Record{data, ci.Length, ci.Timestamp, r.LinkType()})
 	}
 }
 
