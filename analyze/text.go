@@ -127,8 +127,12 @@ func (r *Report) writeClusters(t *textWriter) {
 					rules += " #" + h.PortRuleDigest
 				}
 			}
+			rate := "-"
+			if h.Heartbeats > 1 {
+				rate = fmt.Sprintf("%.2f", h.HeartbeatRate)
+			}
 			rows = append(rows, []string{fmt.Sprint(h.Priority), ded, macs, orDash(h.HostName), orDash(h.Version),
-				fmt.Sprint(h.Heartbeats), fmt.Sprintf("%.2f", h.HeartbeatRate), clock(h.FirstSeen), clock(h.LastSeen), state, rules})
+				fmt.Sprint(h.Heartbeats), rate, clock(h.FirstSeen), clock(h.LastSeen), state, rules})
 		}
 		t.table("    ", rows)
 		for _, h := range c.Hosts {
