@@ -407,8 +407,11 @@ func (e *Engine) finishDeclared() {
 		for k := range e.nlb.Clusters() {
 			heartbeats = heartbeats || k.IP == vip
 		}
-		for k := range e.arp.All() {
+		for k, b := range e.arp.All() {
 			arpSeen = arpSeen || k.IP == vip
+			for _, m := range b.Seen() {
+				arpSeen = arpSeen || addr.Classify(m.MAC).Encodes(vip)
+			}
 		}
 		for k := range e.flood.All() {
 			frames = frames || addr.Classify(k.MAC).Encodes(vip)

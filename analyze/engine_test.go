@@ -158,3 +158,27 @@ func TestCorpusNeverPanics(t *testing.T) {
 		t.Fatalf("only %d files read", files)
 	}
 }
+
+// TestDeclaredClusters: --cluster VIPs that left no trace, or only ARP, are
+// reported; one that heartbeats is not.
+func TestDeclaredClusters(t *testing.T) {
+	recs := testcapture.MustRead(t, filepath.Join(testcapture.ModuleRoot(), "fixtures", "captures", "stale-cluster-mac.pcap"))
+	declared := []netip.Addr{
+		netip.MustParseAddr("172.31.1.232"), // heartbeats in the capture
+		netip.MustParseAddr("188.31.1.100"), // only its MAC, in ARP answers
+		netip.MustParseAddr("10.99.0.1"),    // nothing at all
+	}
+	r := analyzeRecords(recs, analyze.Options{Clusters: declared})
+	got := map[string]finding.Severity{}
+	for _, f := range r.Findings {
+		if f.Kind == finding.ClusterNotSeen {
+			got[f.IPs[0].String()] = f.Severity
+		}
+	}
+	if _, ok := got["172.31.1.232"]; ok || len(got) != 2 || got["10.99.0.1"] != finding.Warning || got["188.31.1.100"] != finding.Info {
+		t.Fatalf("cluster-not-seen findings: %v", got)
+	}
+	if !r.Clusters[0].Declared {
+		t.Error("the declared cluster that heartbeats is not marked declared")
+	}
+}
