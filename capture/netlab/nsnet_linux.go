@@ -1,0 +1,85 @@
+//go:build linux
+
+package netlab
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// LinkAttrs returns dev's attributes as netlink reports them inside the
+// namespace (promiscuity, flags, MAC...), fresh on each call.
+func (n *NS) LinkAttrs(dev string) (*netlink.LinkAttrs, error) {
+	h, err := n.handle()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	link, err := h.LinkByName(dev)
+	if err != nil {
+		return nil, fmt.Errorf("netlab: %s: %s: %w", n.Name, dev, err)
+	}
+	return link.Attrs(), nil
+}
+
+func (n *NS) handle() (*netlink.Handle, error) {
+	ns, err := netns.GetFromName(n.Name)
+	if err != nil {
+		return nil, fmt.Errorf("netlab: open namespace %s: %w", n.Name, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("netlab: netlink in %s: %w", n.Name, err)
+	}
+	return h, nil
+}
+
+// DialContext connects from inside the namespace, so a test can talk to a
+// server that listens only there (a probe's metrics endpoint). The socket
+// is made on a thread that enters the namespace for the call alone; once
+// made it stays in that namespace.
+func (n *NS) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			ch <- result{nil, err}
+			runtime.UnlockOSThread()
+			return
+		}
+		defer orig.Close()
+		target, err := netns.GetFromName(n.Name)
+		if err != nil {
+			ch <- result{nil, err}
+			runtime.UnlockOSThread()
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			ch <- result{nil, err}
+			runtime.UnlockOSThread()
+			return
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, address)
+		ch <- result{c, err}
+		// A thread that cannot go back stays locked and dies with this
+		// goroutine, so no other goroutine runs in the wrong namespace.
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
