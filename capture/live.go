@@ -120,6 +120,23 @@ func (e *UnknownInterfaceError) Error() string {
 // Is makes errors.Is(err, ErrNoSuchInterface) hold.
 func (e *UnknownInterfaceError) Is(target error) bool { return target == ErrNoSuchInterface }
 
+// privilegeError is a permission failure of a capture step, naming the
+// capability it needs. It matches ErrNeedPrivilege and unwraps to the
+// errno (so os.ErrPermission matches too).
+type privilegeError struct {
+	step, capability string
+	err              error
+}
+
+func (e *privilegeError) Error() string {
+	return fmt.Sprintf("capture: %s: %v: needs %s: %s", e.step, e.err, e.capability, CapturePrivilegeHint)
+}
+
+func (e *privilegeError) Unwrap() error { return e.err }
+
+// Is makes errors.Is(err, ErrNeedPrivilege) hold.
+func (e *privilegeError) Is(target error) bool { return target == ErrNeedPrivilege }
+
 // ringGeometry returns the number of blocks of ringBlockSize for a ring of
 // size bytes.
 func ringGeometry(size int) (blocks int, err error) {

@@ -83,8 +83,7 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 	)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
-			return nil, fmt.Errorf("%w: open an AF_PACKET socket on %s: %w: needs CAP_NET_RAW: %s",
-				ErrNeedPrivilege, cfg.Interface, err, CapturePrivilegeHint)
+			return nil, &privilegeError{step: "open an AF_PACKET socket on " + cfg.Interface, capability: "CAP_NET_RAW", err: err}
 		}
 		return nil, fmt.Errorf("capture: open an AF_PACKET ring on %s: %w", cfg.Interface, err)
 	}
@@ -105,8 +104,7 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 		if err := tp.SetPromiscuous(true); err != nil {
 			tp.Close()
 			if errors.Is(err, os.ErrPermission) {
-				return nil, fmt.Errorf("%w: put %s in promiscuous mode: %w: needs CAP_NET_ADMIN: %s",
-					ErrNeedPrivilege, cfg.Interface, err, CapturePrivilegeHint)
+				return nil, &privilegeError{step: "put " + cfg.Interface + " in promiscuous mode", capability: "CAP_NET_ADMIN", err: err}
 			}
 			return nil, fmt.Errorf("capture: put %s in promiscuous mode: %w", cfg.Interface, err)
 		}
