@@ -238,6 +238,9 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 	}
 
 	readErr := w.loop(neigh)
+	if readErr == nil {
+		readErr = w.drain()
+	}
 	// The ring is closed here, by the goroutine that read it; the kernel
 	// drops the promiscuous membership with the socket.
 	w.kstats, w.kerr = w.live.Stats()
@@ -300,16 +303,7 @@ func (w *watcher) loop(neigh <-chan []capture.StaticNeighbour) error {
 		var now time.Time
 		switch {
 		case err == nil:
-			if w.ev != nil {
-				w.ev.keep(&p)
-			}
-			w.e.Packet(p.Data, analyze.Meta{Frame: p.Frame, Time: p.Info.Timestamp, Length: p.Info.Length, LinkType: p.LinkType})
-			if w.metrics != nil {
-				w.countBytes(p.Info.Length)
-			}
-			if w.ev != nil {
-				w.ev.after(&p)
-			}
+			w.frame(&p)
 			// The kernel's time stamp is the wall clock: no clock read
 			// per frame for the once-a-second work.
 			now = p.Info.Timestamp
@@ -328,6 +322,45 @@ func (w *watcher) loop(neigh <-chan []capture.StaticNeighbour) error {
 		}
 	}
 	return nil
+}
+
+// drainLimit bounds how long watch goes on reading frames the kernel
+// already captured after it was told to stop.
+const drainLimit = 250 * time.Millisecond
+
+// drain analyzes the frames still in the ring when the watch stops (the
+// kernel hands a block over up to 20 ms late), until the ring is empty or
+// drainLimit has passed on a port that never goes quiet.
+func (w *watcher) drain() error {
+	var p capture.Packet
+	deadline := time.Now().Add(drainLimit)
+	for n := 0; ; n++ {
+		if n&63 == 0 && time.Now().After(deadline) {
+			return nil
+		}
+		err := w.live.Next(&p)
+		switch {
+		case errors.Is(err, capture.ErrIdle):
+			return nil
+		case err != nil:
+			return err
+		}
+		w.frame(&p)
+	}
+}
+
+// frame analyzes one captured frame.
+func (w *watcher) frame(p *capture.Packet) {
+	if w.ev != nil {
+		w.ev.keep(p)
+	}
+	w.e.Packet(p.Data, analyze.Meta{Frame: p.Frame, Time: p.Info.Timestamp, Length: p.Info.Length, LinkType: p.LinkType})
+	if w.metrics != nil {
+		w.countBytes(p.Info.Length)
+	}
+	if w.ev != nil {
+		w.ev.after(p)
+	}
 }
 
 // tick does the once-a-second work: kernel counters, evidence flush,

@@ -639,6 +639,27 @@ func TestWatchInterfaceDown(t *testing.T) {
 	}
 }
 
+// TestWatchKilledLeavesInterface: promiscuous mode is a membership of
+// watch's socket, so even a watch killed with SIGKILL (no cleanup code
+// runs) leaves the interface as it was.
+func TestWatchKilledLeavesInterface(t *testing.T) {
+	lab := netlab.New(t)
+	a, b := lab.Namespace("a"), lab.Namespace("b")
+	lab.Veth(a, "eth0", b, "eth0")
+	a.Link("eth0", 0)
+	b.Link("eth0", 0)
+	before := promiscuity(t, a, "eth0")
+	watch := startWatch(t, a, "-i", "eth0")
+	if during := promiscuity(t, a, "eth0"); during != before+1 {
+		t.Errorf("promiscuity %d during the watch, %d before", during, before)
+	}
+	_ = watch.cmd.Process.Kill()
+	<-watch.done
+	if after := promiscuity(t, a, "eth0"); after != before {
+		t.Errorf("promiscuity %d after SIGKILL, %d before", after, before)
+	}
+}
+
 // TestWatchWithoutPrivilege runs the binary as nobody: no AF_PACKET socket,
 // and the message says which capability and how to grant it. With only
 // CAP_NET_RAW it captures: promiscuous mode through the socket's
