@@ -45,41 +45,48 @@ func (n *NS) handle() (*netlink.Handle, error) {
 // is made on a thread that enters the namespace for the call alone; once
 // made it stays in that namespace.
 func (n *NS) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
+	var c net.Conn
+	err := n.Do(func() error {
+		var d net.Dialer
+		var err error
+		c, err = d.DialContext(ctx, network, address)
+		return err
+	})
+	return c, err
+}
+
+// Do runs fn on an OS thread inside the namespace, for code that opens
+// sockets or asks netlink there (a live capture under test): what fn opens
+// stays in the namespace after Do returns.
+func (n *NS) Do(fn func() error) error {
+	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := netns.Get()
 		if err != nil {
-			ch <- result{nil, err}
+			errc <- err
 			runtime.UnlockOSThread()
 			return
 		}
 		defer orig.Close()
 		target, err := netns.GetFromName(n.Name)
 		if err != nil {
-			ch <- result{nil, err}
+			errc <- err
 			runtime.UnlockOSThread()
 			return
 		}
 		defer target.Close()
 		if err := netns.Set(target); err != nil {
-			ch <- result{nil, err}
+			errc <- err
 			runtime.UnlockOSThread()
 			return
 		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, address)
-		ch <- result{c, err}
+		errc <- fn()
 		// A thread that cannot go back stays locked and dies with this
-		// goroutine, so no other goroutine runs in the wrong namespace.
+		// goroutine.
 		if netns.Set(orig) == nil {
 			runtime.UnlockOSThread()
 		}
 	}()
-	r := <-ch
-	return r.c, r.err
+	return <-errc
 }

@@ -65,7 +65,7 @@ type labProc struct {
 }
 
 // startProc starts name in ns and waits until its stderr says ready.
-func startProc(t *testing.T, ns *netlab.NS, ready, name string, args ...string) *labProc {
+func startProc(t testing.TB, ns *netlab.NS, ready, name string, args ...string) *labProc {
 	t.Helper()
 	p := &labProc{name: name, done: make(chan struct{})}
 	p.cmd = ns.Command(context.Background(), name, args...)
@@ -97,14 +97,14 @@ func startProc(t *testing.T, ns *netlab.NS, ready, name string, args ...string) 
 
 // interrupt sends SIGINT and waits for the process to end; it returns the
 // exit code.
-func (p *labProc) interrupt(t *testing.T) int {
+func (p *labProc) interrupt(t testing.TB) int {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
 	return p.wait(t, time.Minute)
 }
 
 // wait waits for the process to end by itself.
-func (p *labProc) wait(t *testing.T, limit time.Duration) int {
+func (p *labProc) wait(t testing.TB, limit time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -124,7 +124,7 @@ func (p *labProc) wait(t *testing.T, limit time.Duration) int {
 }
 
 // vmHWM returns the peak resident memory of the running process, in bytes.
-func (p *labProc) vmHWM(t *testing.T) int64 {
+func (p *labProc) vmHWM(t testing.TB) int64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
@@ -138,7 +138,7 @@ func (p *labProc) vmHWM(t *testing.T) int64 {
 	return kb << 10
 }
 
-func startWatch(t *testing.T, ns *netlab.NS, args ...string) *labProc {
+func startWatch(t testing.TB, ns *netlab.NS, args ...string) *labProc {
 	t.Helper()
 	return startProc(t, ns, "capturing on", nlbprobeBinary(t), append([]string{"watch"}, args...)...)
 }
@@ -150,13 +150,13 @@ type tcpdumpCounts struct{ captured, received, dropped uint64 }
 // default libpcap's ring hands over a block only when it is full or a
 // second old, and tcpdump exits on SIGINT without reading what is left,
 // so its "captured" count would miss the last second.
-func startTcpdump(t *testing.T, ns *netlab.NS, iface, filter string) *labProc {
+func startTcpdump(t testing.TB, ns *netlab.NS, iface, filter string) *labProc {
 	t.Helper()
 	netlab.RequireTool(t, "tcpdump")
 	return startProc(t, ns, "listening on", "tcpdump", "-i", iface, "-n", "--immediate-mode", "-w", "/dev/null", filter)
 }
 
-func (p *labProc) tcpdumpCounts(t *testing.T) tcpdumpCounts {
+func (p *labProc) tcpdumpCounts(t testing.TB) tcpdumpCounts {
 	t.Helper()
 	out := p.stderr.String()
 	num := func(what string) uint64 {
@@ -254,7 +254,7 @@ type labFinding struct {
 	MACs     []string  `json:"macs"`
 }
 
-func parseLabReport(t *testing.T, doc string) labReport {
+func parseLabReport(t testing.TB, doc string) labReport {
 	t.Helper()
 	var r labReport
 	if err := json.Unmarshal([]byte(doc), &r); err != nil {

@@ -36,7 +36,7 @@ var sharedBin struct {
 
 // nlbprobeBinary builds the command once per test run, into a folder any
 // user may enter (the permission test runs it as nobody).
-func nlbprobeBinary(t *testing.T) string {
+func nlbprobeBinary(t testing.TB) string {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
