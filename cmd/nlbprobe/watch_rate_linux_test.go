@@ -50,6 +50,14 @@ func BenchmarkZeroDropRate(b *testing.B) {
 			c := p.tcpdumpCounts(b)
 			return c.captured, c.dropped
 		}},
+		// tcpdump with a ring as big as watch's (its default is 2 MiB).
+		{"tcpdump-B64M", func(b *testing.B, ns *netlab.NS) *labProc {
+			return startProc(b, ns, "listening on", "tcpdump", "-i", "eth0", "-n", "-B", "65536", "-w", "/dev/null", capture.FilterExpression)
+		}, func(b *testing.B, p *labProc) (uint64, uint64) {
+			p.interrupt(b)
+			c := p.tcpdumpCounts(b)
+			return c.captured, c.dropped
+		}},
 	}
 	for _, size := range []int{64, 1500} {
 		for _, tool := range tools {
