@@ -55,7 +55,13 @@ func nlbprobeBinary(t testing.TB) string {
 		path := filepath.Join(dir, "nlbprobe")
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		if out, err := exec.CommandContext(ctx, gobin, "build", "-o", path, ".").CombinedOutput(); err != nil {
+		args := []string{"build", "-o", path}
+		if os.Getenv("NLBPROBE_TEST_RACE") != "" {
+			// The labs with a race-detecting binary: the capture loop,
+			// the metrics server and the neighbour reader together.
+			args = append(args, "-race")
+		}
+		if out, err := exec.CommandContext(ctx, gobin, append(args, ".")...).CombinedOutput(); err != nil {
 			sharedBin.err = err
 			t.Logf("go build:\n%s", out)
 			return
