@@ -666,10 +666,8 @@ func TestWatchKilledLeavesInterface(t *testing.T) {
 // membership needs nothing more.
 func TestWatchWithoutPrivilege(t *testing.T) {
 	netlab.RequireRoot(t)
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skip("needs setpriv (util-linux)")
-	}
+	netlab.RequireTool(t, "setpriv")
+	setpriv, _ := exec.LookPath("setpriv")
 	bin := nlbprobeBinary(t)
 	lab := netlab.New(t)
 	a, b := lab.Namespace("a"), lab.Namespace("b")
