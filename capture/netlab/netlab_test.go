@@ -1,6 +1,7 @@
 package netlab_test
 
 import (
+	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
@@ -47,3 +48,5 @@ func TestLab(t *testing.T) {
 		}
 	}
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nlbprobe/nlbprobe/analyze"
+	"github.com/nlbprobe/nlbprobe/analyze/finding"
+)
+
+// streamer writes what watch says while it runs and at the end:
+//
+//   - text (default): a line per finding as it is raised or updated and a
+//     status line every --interval on stdout, then the text report;
+//   - --json: the same lines on stderr, for the person watching, and only
+//     the JSON report on stdout, so stdout stays one document;
+//   - --json-stream: JSON lines on stdout, each with a "type": "finding"
+//     (the finding's fields plus "event": "raised" or "updated"),
+//     "status", and "report" last (the report's fields).
+type streamer struct {
+	lines      io.Writer // where text lines go
+	doc        io.Writer // where the report goes
+	asJSON     bool
+	jsonStream bool
+	enc        *json.Encoder
+	err        error
+}
+
+func newStreamer(stdout, stderr io.Writer, asJSON, jsonStream bool) *streamer {
+	s := &streamer{lines: stdout, doc: stdout, asJSON: asJSON, jsonStream: jsonStream}
+	if asJSON {
+		s.lines = stderr
+	}
+	if jsonStream {
+		s.enc = json.NewEncoder(stdout)
+	}
+	return s
+}
+
+// streamFinding is a finding on the JSON stream.
+type streamFinding struct {
+	Type  string `json:"type"`
+	Event string `json:"event"`
+	finding.Finding
+}
+
+func (s *streamer) finding(f *finding.Finding, isNew bool) {
+	if s.err != nil {
+		return
+	}
+	if s.jsonStream {
+		event := "raised"
+		if !isNew {
+			event = "updated"
+		}
+		s.err = s.enc.Encode(streamFinding{Type: "finding", Event: event, Finding: *f})
+		return
+	}
+	sev := strings.ToUpper(f.Severity.String())
+	if !isNew {
+		sev = "updated " + f.Severity.String()
+	}
+	_, s.err = fmt.Fprintf(s.lines, "%s %s %s [%s]: %s\n", clockUTC(f.Time), sev, f.Kind, f.Subject, f.Message)
+	if isNew && f.Remedy != "" && s.err == nil {
+		_, s.err = fmt.Fprintf(s.lines, "    what to do: %s\n", f.Remedy)
+	}
+}
+
+func (s *streamer) status(l statusLine) {
+	if s.err != nil {
+		return
+	}
+	if s.jsonStream {
+		s.err = s.enc.Encode(l)
+		return
+	}
+	worst := ""
+	if l.Worst != "" {
+		worst = ", worst " + l.Worst
+	}
+	_, s.err = fmt.Fprintf(s.lines, "%s status %s: %d frames (%.1f/s), %d to cluster MACs; %d clusters, %d hosts; %d findings%s; kernel drops %d\n",
+		clockUTC(l.Time), l.Interface, l.Frames, l.FramesPerSecond, l.ClusterMACFrames, l.Clusters, l.Hosts, l.Findings, worst, l.KernelDrops)
+}
+
+func (s *streamer) report(r *analyze.Report) error {
+	switch {
+	case s.jsonStream:
+		return writeReportJSON(s.doc, r, false, map[string]string{"type": "report"})
+	case s.asJSON:
+		return writeReportJSON(s.doc, r, true, nil)
+	}
+	if _, err := fmt.Fprintln(s.doc); err != nil {
+		return err
+	}
+	return writeReport(s.doc, r, false)
+}
+
+// clockUTC formats a time for stream lines as the report does: UTC, to
+// the millisecond.
+func clockUTC(t time.Time) string { return t.UTC().Format("15:04:05.000") }

@@ -1,0 +1,399 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/nlbprobe/nlbprobe/analyze"
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/capture"
+	"github.com/nlbprobe/nlbprobe/fixtures"
+)
+
+// scenarioReport runs a fixture scenario through an engine and returns the
+// engine, ready for Finish, Report or Snapshot.
+func scenarioEngine(t *testing.T, name string, opts analyze.Options) *analyze.Engine {
+	t.Helper()
+	sc, ok := fixtures.Lookup(name)
+	if !ok {
+		t.Fatalf("no scenario %s", name)
+	}
+	c, _ := sc.Build()
+	e := analyze.New(opts)
+	for i, r := range c.Records() {
+		e.Packet(r.Frame, analyze.Meta{Frame: uint64(i + 1), Time: c.Start.Add(r.At), Length: len(r.Frame), LinkType: c.LinkType})
+	}
+	return e
+}
+
+func TestWatchUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no interface", []string{"watch"}, "give the interface to capture on with -i IFACE (there are: "},
+		{"both JSON forms", []string{"watch", "-i", "lo", "--json", "--json-stream"}, "--json and --json-stream exclude each other"},
+		{"--write-all alone", []string{"watch", "-i", "lo", "--write-all"}, "--write-all needs --write FILE"},
+		{"bad ring size", []string{"watch", "-i", "lo", "--ring-size", "lots"}, `--ring-size: "lots" is not a size`},
+		{"bad vantage", []string{"watch", "-i", "lo", "--vantage", "roof"}, `--vantage "roof": want span or nonmember`},
+		{"stray argument", []string{"watch", "-i", "lo", "eth1"}, `unexpected arguments ["eth1"]`},
+		{"unknown flag", []string{"watch", "--bogus"}, "unknown flag: --bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), tt.args, &out, &errb)
+			if code != exitUsage || !strings.Contains(errb.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestWatchHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"watch", "--help"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"Usage: nlbprobe watch -i IFACE", "--json-stream", "--write-all", "--metrics-listen", "--snaplen", "--all", "--duration"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+// TestWatchUnknownInterface needs no privilege: the interface is looked up
+// before any socket is opened, and the message lists those there are.
+func TestWatchUnknownInterface(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"watch", "-i", "nosuch0"}, &out, &errb)
+	names := capture.InterfaceNames()
+	if len(names) == 0 {
+		t.Skip("cannot list interfaces on this platform")
+	}
+	if code != exitUsage || !strings.Contains(errb.String(), `no interface "nosuch0"; there are: `+strings.Join(names, ", ")) {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"100MB", 100_000_000, true}, {"64MiB", 64 << 20, true}, {"1G", 1 << 30, true}, {"4096", 4096, true},
+		{"1.5GiB", 3 << 29, true}, {"0", 0, true}, {"512k", 512 << 10, true}, {"lots", 0, false}, {"-1MB", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestWriteReportJSON checks that the streaming encoder writes the same
+// bytes as json.Encoder does for the whole report: indented (--json) and
+// on one line with a type (the last line of --json-stream).
+func TestWriteReportJSON(t *testing.T) {
+	for _, name := range []string{"migration", "two-vlans", "igmp-member-missing"} {
+		t.Run(name, func(t *testing.T) {
+			r := scenarioEngine(t, name, analyze.Options{}).Finish()
+			var want, got bytes.Buffer
+			if err := writeReport(&want, r, true); err != nil {
+				t.Fatal(err)
+			}
+			if err := writeReportJSON(&got, r, true, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("indented report differs from json.Encoder's:\n%s\nwant:\n%s", got.String(), want.String())
+			}
+			got.Reset()
+			if err := writeReportJSON(&got, r, false, map[string]string{"type": "report"}); err != nil {
+				t.Fatal(err)
+			}
+			var line struct {
+				Type string `json:"type"`
+				*analyze.Report
+			}
+			line.Type, line.Report = "report", r
+			b, _ := json.Marshal(line)
+			if got.String() != string(b)+"\n" {
+				t.Errorf("stream report line differs:\n%s\nwant:\n%s", got.String(), b)
+			}
+		})
+	}
+}
+
+func TestStreamerLines(t *testing.T) {
+	f := &finding.Finding{Kind: finding.HeartbeatGap, Severity: finding.Warning, Subject: "cluster 10.0.0.5 vlan untagged host 2",
+		Time: time.Date(2026, 3, 1, 12, 0, 7, 250e6, time.UTC), Message: "host 2 went quiet", Remedy: "check it", Count: 1}
+	st := statusLine{Type: "status", Time: time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC), Interface: "eth1", Frames: 120,
+		FramesPerSecond: 12.5, ClusterMACFrames: 30, Clusters: 1, Hosts: 2, Findings: 1, Worst: "warning"}
+
+	var out, errb bytes.Buffer
+	s := newStreamer(&out, &errb, false, false)
+	s.finding(f, true)
+	s.finding(f, false)
+	s.status(st)
+	want := "12:00:07.250 WARNING heartbeat-gap [cluster 10.0.0.5 vlan untagged host 2]: host 2 went quiet\n" +
+		"    what to do: check it\n" +
+		"12:00:07.250 updated warning heartbeat-gap [cluster 10.0.0.5 vlan untagged host 2]: host 2 went quiet\n" +
+		"12:00:10.000 status eth1: 120 frames (12.5/s), 30 to cluster MACs; 1 clusters, 2 hosts; 1 findings, worst warning; kernel drops 0\n"
+	if out.String() != want || errb.Len() != 0 {
+		t.Errorf("text stream:\n%s\nwant:\n%s", out.String(), want)
+	}
+
+	// --json: the lines go to stderr, stdout keeps the document alone.
+	out.Reset()
+	errb.Reset()
+	s = newStreamer(&out, &errb, true, false)
+	s.finding(f, true)
+	if out.Len() != 0 || !strings.Contains(errb.String(), "WARNING heartbeat-gap") {
+		t.Errorf("--json: stdout %q, stderr %q", out.String(), errb.String())
+	}
+
+	out.Reset()
+	s = newStreamer(&out, &errb, false, true)
+	s.finding(f, true)
+	s.finding(f, false)
+	s.status(st)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("--json-stream: %d lines:\n%s", len(lines), out.String())
+	}
+	for i, want := range []string{`{"type":"finding","event":"raised","kind":"heartbeat-gap","severity":"warning"`,
+		`{"type":"finding","event":"updated","kind":"heartbeat-gap"`, `{"type":"status","time":"2026-03-01T12:00:10Z","interface":"eth1","frames":120`} {
+		if !strings.HasPrefix(lines[i], want) {
+			t.Errorf("line %d: %s\nwant prefix %s", i+1, lines[i], want)
+		}
+	}
+}
+
+// evidenceHarness feeds numbered frames to an evidenceWriter as the capture
+// loop does, with findings raised by the test in between.
+type evidenceHarness struct {
+	ev   *evidenceWriter
+	path string
+	n    uint64
+}
+
+func newEvidenceHarness(t *testing.T) *evidenceHarness {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ev.pcapng")
+	w, err := capture.CreateWriter(capture.WriterConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &evidenceHarness{ev: newEvidenceWriter(w, false), path: path}
+}
+
+func (h *evidenceHarness) frame(data []byte, raise func()) uint64 {
+	h.n++
+	p := capture.Packet{Data: data, Frame: h.n, LinkType: layers.LinkTypeEthernet,
+		Info: gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, int64(h.n)*1e6), CaptureLength: len(data), Length: len(data)}}
+	h.ev.keep(&p)
+	if raise != nil {
+		raise() // what the engine's OnFinding does during Packet
+	}
+	h.ev.after(&p)
+	return h.n
+}
+
+// written reads the file back: frame numbers (packet IDs) in file order
+// and their comments.
+func (h *evidenceHarness) written(t *testing.T) (ids []uint64) {
+	t.Helper()
+	if err := h.ev.close(nil); err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFiles([]string{h.path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var p capture.Packet
+	for {
+		err := src.Next(&p)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The test frames carry their number in the last 8 bytes.
+		ids = append(ids, uint64(p.Data[len(p.Data)-1])|uint64(p.Data[len(p.Data)-2])<<8)
+	}
+	return ids
+}
+
+func TestEvidenceWriter(t *testing.T) {
+	h := newEvidenceHarness(t)
+	subjectMAC := addr.MAC{0x01, 0x00, 0x5e, 0x7f, 0x03, 0xe8}
+	other := addr.MAC{0x00, 0x15, 0x5d, 0, 0, 9}
+	client := fixtures.Client{SrcIP: netip.MustParseAddr("172.31.3.50"), DstIP: netip.MustParseAddr("172.31.3.232"), SrcPort: 1, DstPort: 7, Proto: fixtures.ClientUDP, Length: 100}
+	plain := fixtures.Client{SrcIP: netip.MustParseAddr("172.31.3.50"), DstIP: netip.MustParseAddr("172.31.3.9"), SrcPort: 1, DstPort: 7, Proto: fixtures.ClientUDP, Length: 100}
+	numbered := func(f []byte, n uint64) []byte {
+		f = append([]byte(nil), f...)
+		f[len(f)-2], f[len(f)-1] = byte(n>>8), byte(n)
+		return f
+	}
+	// Frames 1..200: every third to the subject MAC, the rest elsewhere.
+	for i := uint64(1); i <= 200; i++ {
+		if i%3 == 0 {
+			h.frame(numbered(client.Frame(other, subjectMAC), i), nil)
+		} else {
+			h.frame(numbered(plain.Frame(other, other), i), nil)
+		}
+	}
+	// Frame 201 raises a finding about the subject MAC whose evidence is
+	// frames 3, 50 (not about the subject) and 201.
+	evidence := map[uint64]bool{3: true, 50: true, 201: true}
+	h.frame(numbered(client.Frame(other, subjectMAC), 201), func() {
+		h.ev.noteFinding(&finding.Finding{Kind: finding.MulticastFlooding, Subject: "x", Evidence: []uint64{3, 50, 201}, MACs: []addr.MAC{subjectMAC}}, true)
+	})
+	// Then 300 more frames to the subject.
+	for i := uint64(202); i <= 501; i++ {
+		h.frame(numbered(client.Frame(other, subjectMAC), i), nil)
+	}
+	ids := h.written(t)
+	seen := map[uint64]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Fatalf("frame %d written twice: %v", id, ids)
+		}
+		seen[id] = true
+	}
+	var before, after []uint64
+	for n := uint64(1); n <= 501; n++ {
+		switch {
+		case evidence[n]:
+			if !seen[n] {
+				t.Errorf("evidence frame %d not written", n)
+			}
+		case seen[n] && n < 201:
+			before = append(before, n)
+		case seen[n]:
+			after = append(after, n)
+		}
+	}
+	// Before: the latest contextFrames frames about the subject (every
+	// third frame up to 198).
+	var wantBefore []uint64
+	for n := uint64(198); len(wantBefore) < contextFrames; n -= 3 {
+		wantBefore = append([]uint64{n}, wantBefore...)
+	}
+	if fmt.Sprint(before) != fmt.Sprint(wantBefore) {
+		t.Errorf("written from before the finding: %v\nwant the latest %d about the subject: %v", before, contextFrames, wantBefore)
+	}
+	// After: the next followBudget frames about the subject.
+	if len(after) != followBudget || after[0] != 202 || after[len(after)-1] != 201+followBudget {
+		t.Errorf("written after the finding: %v, want frames 202..%d", after, 201+followBudget)
+	}
+}
+
+// TestMetricsScrape publishes a snapshot of the flooding scenario and
+// scrapes it over HTTP as Prometheus would.
+func TestMetricsScrape(t *testing.T) {
+	e := scenarioEngine(t, "flooding-nonmember", analyze.Options{Vantage: analyze.VantageNonMember})
+	m := newMetrics("eth1", "nonmember")
+	snap := e.Snapshot()
+	at := snap.Capture.End
+	m.publish(snap, capture.LiveStats{Received: 10, Dropped: 3, Freezes: 1}, protocolBytes{ipv4: 1234}, at)
+	srv := httptest.NewServer(m.handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(body)
+	if len(snap.Flood) == 0 || len(snap.Clusters) == 0 {
+		t.Fatalf("the scenario gave no flood or cluster: %+v", snap)
+	}
+	f := snap.Flood[0]
+	c := snap.Clusters[0]
+	for series, want := range map[string]float64{
+		`nlbprobe_kernel_drops_total`:                                                                                   3,
+		`nlbprobe_kernel_received_total`:                                                                                10,
+		`nlbprobe_kernel_ring_freezes_total`:                                                                            1,
+		`nlbprobe_bytes_total{protocol="ipv4"}`:                                                                         1234,
+		`nlbprobe_frames_total{protocol="ipv4"}`:                                                                        float64(snap.Stats.Protocols.IPv4),
+		`nlbprobe_frames_total{protocol="arp"}`:                                                                         float64(snap.Stats.Protocols.ARP),
+		`nlbprobe_cluster_mac_frames_total{mac="` + f.MAC.String() + `",vlan="untagged"}`:                               float64(f.Frames),
+		`nlbprobe_cluster_mac_flooding{mac="` + f.MAC.String() + `",verdict="flooding",vlan="untagged"}`:                1,
+		`nlbprobe_heartbeats_total{cluster="` + c.ClusterIP.String() + `",host="1",vlan="untagged"}`:                    float64(c.Hosts[0].Heartbeats),
+		`nlbprobe_cluster_hosts{cluster="` + c.ClusterIP.String() + `",mode="` + c.Mode.String() + `",vlan="untagged"}`: float64(len(c.Hosts)),
+		`nlbprobe_findings{kind="multicast-flooding",severity="warning"}`:                                               1,
+		`nlbprobe_capture_info{interface="eth1",vantage="nonmember"}`:                                                   1,
+		`nlbprobe_metrics_series_omitted`:                                                                               0,
+	} {
+		if got := metricValue(page, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	// A second snapshot a second later gives the per-MAC rate.
+	m.publish(snap, capture.LiveStats{}, protocolBytes{}, at.Add(time.Second))
+	if m.floodRate[floodLabel{f.MAC.String(), "untagged"}] != 0 {
+		t.Errorf("rate with no new frames: %v", m.floodRate)
+	}
+}
+
+// TestMetricsCardinality: beyond maxSeries cluster MACs, series are left out
+// and counted.
+func TestMetricsCardinality(t *testing.T) {
+	r := &analyze.Report{}
+	for i := 0; i < maxSeries+10; i++ {
+		r.Flood = append(r.Flood, analyze.Flood{MAC: addr.MAC{0x03, 0xbf, 10, 0, byte(i >> 8), byte(i)}, Frames: 1, Verdict: "flooding"})
+	}
+	m := newMetrics("eth1", "span")
+	m.publish(r, capture.LiveStats{}, protocolBytes{}, time.Now())
+	srv := httptest.NewServer(m.handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got := strings.Count(string(body), "nlbprobe_cluster_mac_frames_total{"); got != maxSeries {
+		t.Errorf("%d cluster-MAC series, want %d", got, maxSeries)
+	}
+	if got := metricValue(string(body), "nlbprobe_metrics_series_omitted"); got != 10 {
+		t.Errorf("omitted %v, want 10", got)
+	}
+}
+
+// metricValue returns the value of the sample named exactly series in a
+// Prometheus text page, -1 when it is not there.
+func metricValue(page, series string) float64 {
+	for _, line := range strings.Split(page, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(rest, 64)
+			if err != nil {
+				return -1
+			}
+			return v
+		}
+	}
+	return -1
+}
