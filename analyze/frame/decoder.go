@@ -1,6 +1,7 @@
 package frame
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 
@@ -136,6 +137,13 @@ type Decoder struct {
 	ethParser, sllParser, sll2Parser *gopacket.DecodingLayerParser
 	decoded                          []gopacket.LayerType
 
+	// plainIPProto[p] says that an option-less IPv4 header of protocol p
+	// ends the parser's work (TCP, UDP and everything else the parser has
+	// no layer for), so the fast path may classify it.
+	plainIPProto [256]bool
+	// fullParse turns the fast path off: the tests' oracle.
+	fullParse bool
+
 	f Frame
 }
 
@@ -161,7 +169,26 @@ func NewDecoder() *Decoder {
 	d.ethParser = newParser(layers.LayerTypeEthernet, &d.eth)
 	d.sllParser = newParser(layers.LayerTypeLinuxSLL, &d.sll)
 	d.sll2Parser = newParser(layers.LayerTypeLinuxSLL2, &d.sll2)
+	// Read gopacket's tables here rather than in an init function, after
+	// every package (this one's heartbeat registration included) has set
+	// them up.
+	for p := range d.plainIPProto {
+		proto := layers.IPProtocol(p)
+		d.plainIPProto[p] = proto != layers.IPProtocolIGMP && !parserDecodes(proto.LayerType())
+	}
 	return d
+}
+
+// parserDecodes reports whether the parsers hold a decoder for layer type
+// t: a frame whose next layer is one of these needs the parser.
+func parserDecodes(t gopacket.LayerType) bool {
+	switch t {
+	case layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL, layers.LayerTypeLinuxSLL2,
+		layers.LayerTypeDot1Q, layers.LayerTypeARP, layers.LayerTypeIPv4, layers.LayerTypeIGMP,
+		LayerTypeHeartbeat, gopacket.LayerTypePayload:
+		return true
+	}
+	return false
 }
 
 // SupportsLinkType reports whether Decode reads frames of link type lt.
@@ -186,6 +213,10 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
 	f.VLAN, f.Tags, f.EtherType = 0, 0, 0
 	f.IGMP, f.Heartbeat = nil, nil
 	d.vlans.reset()
+
+	if lt == layers.LinkTypeEthernet && !d.fullParse && d.decodePlain(f, data, wireLen) {
+		return f
+	}
 
 	var p *gopacket.DecodingLayerParser
 	switch lt {
@@ -242,6 +273,107 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
 }
 
 var errShort = errors.New("a length in the frame runs past its end")
+
+// Ethertypes of the 802.1Q and 802.1ad tags, which gopacket (v1.7.7) both
+// decodes as Dot1Q; TestPlainTagTypes checks that it still does.
+const (
+	etherTypeDot1Q = 0x8100
+	etherTypeQinQ  = 0x88a8
+)
+
+// decodePlain decodes, without gopacket, the frames that make up most of a
+// busy link and that nlbprobe only counts: an Ethernet frame with at most
+// two VLAN tags carrying either an IPv4 header without options whose
+// protocol the parser has no layer for (TCP, UDP...), or an ethertype the
+// parser has no layer for (IPv6, LLDP...). It costs a few byte compares
+// instead of the parser's layer-by-layer interface calls: measured, about
+// 10 ns a frame against 150.
+//
+// It fills f exactly as the parser's path would (FuzzDecodePlain and
+// TestDecodePlainMatchesParser compare the two on every frame they have)
+// and returns true; for anything else (ARP, IGMP, NLB, IPv4 options,
+// 802.3 lengths, a third tag, any header cut short or contradicting itself)
+// it returns false having set nothing, and the parser decodes the frame:
+// it stays the one decoder of every layer nlbprobe analyzes.
+//
+// Layout: destination MAC 0-5, source MAC 6-11, ethertype 12-13; a tag is
+// 2 bytes of priority and VLAN ID (low 12 bits) then the next ethertype.
+// IPv4 (RFC 791): version and IHL 0, total length 2-3, flags and fragment
+// offset 6-7, protocol 9, source 12-15, destination 16-19.
+func (d *Decoder) decodePlain(f *Frame, data []byte, wireLen int) bool {
+	if len(data) < 14 {
+		return false
+	}
+	off := 14
+	et := binary.BigEndian.Uint16(data[12:])
+	var ids [maxTags]uint16
+	tags := 0
+	for et == etherTypeDot1Q || et == etherTypeQinQ {
+		if tags == maxTags || len(data) < off+4 {
+			return false
+		}
+		ids[tags] = binary.BigEndian.Uint16(data[off:]) & 0x0fff
+		et = binary.BigEndian.Uint16(data[off+2:])
+		off += 4
+		tags++
+	}
+	// The parser's own empty-payload rule: a layer with nothing after it
+	// ends decoding. Frames that short are rare; leave them to the parser.
+	if len(data) == off {
+		return false
+	}
+	var ip []byte
+	if et == uint16(layers.EthernetTypeIPv4) {
+		ip = data[off:]
+		// Version 4, IHL 5. gopacket does not check the version, but what
+		// it does with another one is the parser's business.
+		if len(ip) < 20 || ip[0] != 0x45 || !d.plainIPProto[ip[9]] {
+			return false
+		}
+	} else if et < 0x0600 || parserDecodes(layers.EthernetType(et).LayerType()) {
+		// An 802.3 length, ARP, NLB and the like.
+		return false
+	}
+
+	// gopacket's IPv4: a total length of 0 (TSO) means the data's length;
+	// below the header's 20 bytes it is an error, above the data's length
+	// the layer is cut short (DecodeFeedback.SetTruncated).
+	ipCut := false
+	if ip != nil {
+		length := int(binary.BigEndian.Uint16(ip[2:]))
+		if length == 0 {
+			length = len(ip)
+		}
+		if length < 20 {
+			return false
+		}
+		ipCut = len(ip) < length
+	}
+
+	f.Dst = addr.MAC(data[0:6])
+	f.Src = addr.MAC(data[6:12])
+	f.EtherType = layers.EthernetType(et)
+	switch tags {
+	case 1:
+		f.VLAN = MakeVLAN(ids[0], 0)
+	case 2:
+		f.VLAN = MakeVLAN(ids[1], ids[0])
+	}
+	f.Tags = tags
+	if ip != nil {
+		f.Kind = KindIPv4
+		f.IPv4.Src = netip.AddrFrom4([4]byte(ip[12:16]))
+		f.IPv4.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
+		f.IPv4.Protocol = layers.IPProtocol(ip[9])
+	}
+	switch {
+	case len(data) < wireLen:
+		f.Status = Truncated
+	case ipCut:
+		f.Status, f.Reason, f.Err = Malformed, ReasonIPv4, errShort
+	}
+	return true
+}
 
 func reasonOf(k Kind) Reason {
 	switch k {
