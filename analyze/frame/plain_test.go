@@ -62,11 +62,12 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// comparer decodes frames with the fast path on and off and fails on any
-// difference; it counts the frames the fast path took.
+// comparer decodes frames with the fast paths on and off and fails on any
+// difference; it counts the frames each fast path took.
 type comparer struct {
-	fast, parser *frame.Decoder
-	plain, all   int
+	fast, parser     *frame.Decoder
+	plain, afterLink int
+	all              int
 }
 
 func newComparer() *comparer {
@@ -78,6 +79,9 @@ func (c *comparer) check(t testing.TB, name string, data []byte, wireLen int) {
 	c.all++
 	if c.fast.DecodedPlain(data, wireLen) {
 		c.plain++
+	}
+	if c.fast.AfterLink(data) {
+		c.afterLink++
 	}
 	f := c.fast.Decode(layers.LinkTypeEthernet, data, wireLen)
 	p := c.parser.Decode(layers.LinkTypeEthernet, data, wireLen)
@@ -167,6 +171,10 @@ func TestDecodePlainMatchesParser(t *testing.T) {
 		// MixedOtherPct); all of them must take the fast path.
 		if share := float64(c.plain) / float64(c.all); share < 0.78 {
 			t.Errorf("fast path took %d of %d frames (%.0f%%), want about 80%%", c.plain, c.all, 100*share)
+		}
+		// ARP, IGMP and heartbeats: the parser starts after the link.
+		if share := float64(c.afterLink) / float64(c.all); share < 0.18 {
+			t.Errorf("parser after the link header for %d of %d frames (%.0f%%), want about 20%%", c.afterLink, c.all, 100*share)
 		}
 		// A few of each kind, with every variant.
 		seen := map[frame.Kind]int{}
