@@ -1,11 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
@@ -16,30 +16,26 @@ import (
 // benchFrames is the size of the mixed capture the read benchmarks use.
 const benchFrames = 1_000_000
 
-// benchCapture writes the mixed capture once per test binary. NLBBENCH_FILE
-// names an existing capture to use instead (the 5M-frame one of nlbbench).
-var benchCapture = sync.OnceValues(func() (string, error) {
+// benchPath returns the mixed capture of a benchmark: written into the
+// benchmark's temporary directory (removed after it), or the existing
+// capture NLBBENCH_FILE names (the 5M-frame one of nlbbench).
+func benchPath(b *testing.B) string {
 	if path := os.Getenv("NLBBENCH_FILE"); path != "" {
-		return path, nil
+		return path
 	}
-	dir, err := os.MkdirTemp("", "nlbprobe-bench-")
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "mixed.pcap")
+	path := filepath.Join(b.TempDir(), "mixed.pcap")
 	f, err := os.Create(path)
 	if err != nil {
-		return "", err
+		b.Fatal(err)
 	}
-	if err := fixtures.WriteMixed(f, benchFrames, 1); err != nil {
-		f.Close()
-		return "", err
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = fixtures.WriteMixed(w, benchFrames, 1)
+	if err == nil {
+		err = w.Flush()
 	}
-	return path, f.Close()
-})
-
-func benchPath(b *testing.B) string {
-	path, err := benchCapture()
+	if err2 := f.Close(); err == nil {
+		err = err2
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,14 +47,13 @@ func benchPath(b *testing.B) string {
 // frames/s is reported.
 func BenchmarkRead(b *testing.B) {
 	path := benchPath(b)
+	frames := countFrames(b, path)
 	b.ReportAllocs()
-	var frames uint64
 	for b.Loop() {
 		if code := run(context.Background(), []string{"read", "--json", "--fail-on", "none", path}, io.Discard, io.Discard); code != 0 {
 			b.Fatalf("exit %d", code)
 		}
 	}
-	frames = countFrames(b, path)
 	b.ReportMetric(float64(frames)*float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 }
 
