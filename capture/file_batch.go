@@ -94,7 +94,9 @@ func (s *FileSource) copyBatch(b *Batch) error {
 	var p Packet
 	for {
 		if err := s.Next(&p); err != nil {
-			if len(b.Packets) > 0 && err == io.EOF {
+			// Deliver the packets read so far: the end (io.EOF) and the
+			// errors of Next, which stick, come again at the next call.
+			if len(b.Packets) > 0 {
 				return nil
 			}
 			return err
