@@ -1,11 +1,13 @@
 package capture_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -196,6 +198,69 @@ func TestNextBatchAllocatesNothing(t *testing.T) {
 			}
 			if failed != nil {
 				t.Fatalf("NextBatch: %v (the files are too short for the test)", failed)
+			}
+		})
+	}
+}
+
+// failingReader returns its data, then err: a disk that fails.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestNextBatchIOError: a read that fails in the middle of a file ends
+// NextBatch as it ends Next, with the error (errno kept), after the same
+// packets.
+func TestNextBatchIOError(t *testing.T) {
+	eth := layers.LinkTypeEthernet
+	pcap := pcapBytes(t, false, 65535, eth, frames(0, 3000, t0, time.Millisecond))
+	cutAt := pcapRecordOffsets(t, pcap)[2000] + 40
+	other := pcapBytes(t, false, 65535, eth, frames(1, 100, t0, time.Millisecond))
+	for _, tt := range []struct {
+		name    string
+		streams func() []io.Reader
+	}{
+		{"one pcap file", func() []io.Reader { return []io.Reader{&failingReader{slices.Clone(pcap[:cutAt]), syscall.EIO}} }},
+		{"merged with another", func() []io.Reader {
+			return []io.Reader{&failingReader{slices.Clone(pcap[:cutAt]), syscall.EIO}, bytes.NewReader(other)}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			read := func(batches bool) ([]gotPacket, error) {
+				src, err := capture.OpenReaders(tt.streams(), 4096)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer src.Close()
+				if batches {
+					return readAllBatches(t, src, 1<<20, 2, false)
+				}
+				got, err := readAll(t, src, 1<<20)
+				for i := range got {
+					got[i].Input = 0
+				}
+				return got, err
+			}
+			want, wantErr := read(false)
+			got, gotErr := read(true)
+			if !errors.Is(wantErr, syscall.EIO) || !errors.Is(gotErr, syscall.EIO) {
+				t.Fatalf("errors: Next %v, NextBatch %v; want both EIO", wantErr, gotErr)
+			}
+			if len(want) < 1900 {
+				t.Fatalf("Next gave %d packets before the error", len(want))
+			}
+			if d := diffPackets(got, want); d != "" {
+				t.Fatal(d)
 			}
 		})
 	}
