@@ -117,6 +117,9 @@ type Engine struct {
 
 	maxCutCaptured  int
 	minHeartbeatCut int
+
+	truncTouch     touchCount
+	malformedTouch [frame.ReasonOther + 1]touchCount
 }
 
 // New returns an Engine.
@@ -145,10 +148,24 @@ func New(opts Options) *Engine {
 // should come in capture order; a timestamp that goes backwards is taken as
 // it is, but never moves the engine's clock back.
 func (e *Engine) Packet(data []byte, m Meta) {
-	now := m.Time.UnixNano()
+	e.packet(data, m.Frame, m.Time.UnixNano(), m.Length, m.LinkType)
+}
+
+// PacketAt is Packet with the capture time as nanoseconds since the Unix
+// epoch, the form capture readers have it in: it spares building a
+// time.Time per frame.
+func (e *Engine) PacketAt(data []byte, frameNo uint64, unixNano int64, wireLen int, lt layers.LinkType) {
+	e.packet(data, frameNo, unixNano, wireLen, lt)
+}
+
+// packet is the per-frame path. Everything on it is a few compares and
+// counter updates, a handful of table lookups for the frames that need
+// them, and nothing per second or per check except when capture time
+// crosses a second.
+func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt layers.LinkType) {
 	s := &e.stats
 	s.Frames++
-	s.Bytes += uint64(m.Length)
+	s.Bytes += uint64(wireLen)
 	s.CapturedBytes += uint64(len(data))
 	if s.Frames == 1 {
 		e.first, e.last = now, now
@@ -163,33 +180,33 @@ func (e *Engine) Packet(data []byte, m Meta) {
 		}
 	}
 
-	f := e.dec.Decode(m.LinkType, data, m.Length)
+	f := e.dec.Decode(lt, data, wireLen)
 	switch f.Status {
 	case frame.Unsupported:
-		e.unsupportedFrame(m)
+		e.unsupportedFrame(lt, frameNo, now)
 		return
 	case frame.Malformed:
-		e.malformed(f, m, now)
+		e.malformed(f, frameNo, now)
 		return
 	case frame.Truncated:
-		e.truncated(f, m, len(data), now)
+		e.truncated(f, frameNo, len(data), now)
 	}
 	if f.Tags > 0 {
 		s.Protocols.VLANTagged++
 	}
 	if f.DstKnown && addr.IsClusterForm(&f.Dst) {
-		e.countClusterMAC(f, m, now)
+		e.countClusterMAC(f, frameNo, wireLen, now)
 	}
 	switch f.Kind {
 	case frame.KindARP:
 		s.Protocols.ARP++
-		e.arp.Observe(f, now, m.Frame)
+		e.arp.Observe(f, now, frameNo)
 	case frame.KindIGMP:
 		s.Protocols.IGMP++
-		e.igmp.Observe(f, now, m.Frame)
+		e.igmp.Observe(f, now, frameNo)
 	case frame.KindHeartbeat:
 		s.Protocols.Heartbeats++
-		e.nlb.Observe(f, now, m.Frame)
+		e.nlb.Observe(f, now, frameNo)
 	case frame.KindNLBUnknown:
 		s.Protocols.NLBUnknown++
 	case frame.KindIPv4:
@@ -205,7 +222,7 @@ func (e *Engine) Packet(data []byte, m Meta) {
 // 01:00:5e:7f:Y:Z is also the MAC of any IP multicast to 239.255.Y.Z (SSDP's
 // 239.255.255.250 among them): such frames are ordinary multicast, while
 // NLB's are unicast IP to the VIP inside that MAC, or heartbeats.
-func (e *Engine) countClusterMAC(f *frame.Frame, m Meta, now int64) {
+func (e *Engine) countClusterMAC(f *frame.Frame, frameNo uint64, wireLen int, now int64) {
 	var dstIP netip.Addr
 	if f.Kind == frame.KindIPv4 || f.Kind == frame.KindIGMP {
 		dstIP = f.IPv4.Dst
@@ -214,7 +231,7 @@ func (e *Engine) countClusterMAC(f *frame.Frame, m Meta, now int64) {
 		}
 	}
 	e.stats.Protocols.ClusterMAC++
-	e.flood.Count(f.VLAN, f.Dst, m.Length, f.Kind == frame.KindHeartbeat, dstIP, now, m.Frame)
+	e.flood.CountTo(f.VLAN, &f.Dst, wireLen, f.Kind == frame.KindHeartbeat, dstIP, now, frameNo)
 }
 
 // Advance tells the engine that capture time has reached t without frames
@@ -234,6 +251,7 @@ func (e *Engine) Advance(t time.Time) {
 
 // tick runs once per second of capture time.
 func (e *Engine) tick(now int64) {
+	e.flushTouches()
 	e.nlb.Tick(now)
 	if now >= e.nextCheck {
 		e.nextCheck = now + int64(e.opts.CheckEvery)
@@ -241,36 +259,82 @@ func (e *Engine) tick(now int64) {
 	}
 }
 
-func (e *Engine) unsupportedFrame(m Meta) {
+func (e *Engine) unsupportedFrame(lt layers.LinkType, frameNo uint64, now int64) {
 	e.stats.Unsupported++
-	key := finding.Key{Kind: finding.UnsupportedLinkType, N: int64(m.LinkType)}
-	if e.store.Touch(key, m.Frame) {
+	key := finding.Key{Kind: finding.UnsupportedLinkType, N: int64(lt)}
+	if e.store.Touch(key, frameNo) {
 		return
 	}
 	e.store.Raise(key, finding.Finding{
-		Severity: finding.Warning, Subject: "link type " + m.LinkType.String(), Time: at(m.Time.UnixNano()),
+		Severity: finding.Warning, Subject: "link type " + lt.String(), Time: at(now),
 		Message: fmt.Sprintf("frames of link type %s (%d) carry no Ethernet header and were skipped: "+
-			"nlbprobe reads Ethernet, Linux cooked (SLL) and SLL2 captures", m.LinkType, m.LinkType),
+			"nlbprobe reads Ethernet, Linux cooked (SLL) and SLL2 captures", lt, lt),
 		Remedy:   "capture on an Ethernet interface (tcpdump -i eth0 rather than a tunnel or -i any on old libpcap)",
-		Evidence: []uint64{m.Frame},
+		Evidence: []uint64{frameNo},
 	})
 }
 
-func (e *Engine) malformed(f *frame.Frame, m Meta, now int64) {
+// touch is Store.Touch for the findings that a whole capture can raise on
+// every frame (capture-truncated, malformed-frame): once the finding's
+// evidence is full, a touch changes only its count, which is kept here and
+// added by flushTouches, instead of hashing the finding's key per frame.
+func (e *Engine) touch(c *touchCount, key finding.Key, frameNo uint64) bool {
+	if c.full {
+		c.pending++
+		return true
+	}
+	if !e.store.Touch(key, frameNo) {
+		return false
+	}
+	if f, ok := e.store.Get(key); ok && len(f.Evidence) >= finding.MaxEvidence {
+		c.full = true
+	}
+	return true
+}
+
+// touchCount is what touch keeps for one finding.
+type touchCount struct {
+	full    bool   // the finding's evidence is full
+	pending uint64 // occurrences not yet added to its Count
+}
+
+// flushTouches adds the counts touch kept to their findings: before
+// anything reads the store.
+func (e *Engine) flushTouches() {
+	flush := func(c *touchCount, key finding.Key) {
+		if c.pending == 0 {
+			return
+		}
+		if f, ok := e.store.Get(key); ok {
+			f.Count += c.pending
+		}
+		c.pending = 0
+	}
+	flush(&e.truncTouch, finding.Key{Kind: finding.CaptureTruncated})
+	for r := range e.malformedTouch {
+		flush(&e.malformedTouch[r], finding.Key{Kind: finding.MalformedFrame, N: int64(r)})
+	}
+}
+
+func (e *Engine) malformed(f *frame.Frame, frameNo uint64, now int64) {
 	e.stats.Malformed++
 	key := finding.Key{Kind: finding.MalformedFrame, N: int64(f.Reason)}
-	if e.store.Touch(key, m.Frame) {
+	if int(f.Reason) < len(e.malformedTouch) {
+		if e.touch(&e.malformedTouch[f.Reason], key, frameNo) {
+			return
+		}
+	} else if e.store.Touch(key, frameNo) {
 		return
 	}
 	e.store.Raise(key, finding.Finding{
 		Severity: finding.Warning, Subject: "malformed " + f.Reason.String(), Time: at(now),
 		Message:  fmt.Sprintf("frames with a malformed %s, skipped (first: %v)", f.Reason, f.Err),
 		Remedy:   "look at the evidence frames in Wireshark; many at once point at a faulty NIC, driver or capture tool",
-		Evidence: []uint64{m.Frame},
+		Evidence: []uint64{frameNo},
 	})
 }
 
-func (e *Engine) truncated(f *frame.Frame, m Meta, captured int, now int64) {
+func (e *Engine) truncated(f *frame.Frame, frameNo uint64, captured int, now int64) {
 	e.stats.Truncated++
 	e.maxCutCaptured = max(e.maxCutCaptured, captured)
 	isHeartbeat := f.Kind == frame.KindHeartbeat
@@ -283,20 +347,21 @@ func (e *Engine) truncated(f *frame.Frame, m Meta, captured int, now int64) {
 	// One finding for the whole capture, its evidence the first frames
 	// cut; heartbeats first, as they matter most.
 	key := finding.Key{Kind: finding.CaptureTruncated}
-	if e.store.Touch(key, m.Frame) {
+	if e.touch(&e.truncTouch, key, frameNo) {
 		return
 	}
 	e.store.Raise(key, finding.Finding{
 		Severity: finding.Info, Subject: "capture", Time: at(now),
 		Message:  "frames were cut by the capture's snaplen", // completed by finishTruncation
 		Remedy:   "capture with a larger snaplen (tcpdump -s 0) to see whole heartbeats",
-		Evidence: []uint64{m.Frame},
+		Evidence: []uint64{frameNo},
 	})
 }
 
 // Report returns what the engine knows now, without ending the analysis:
 // for a live status or a report on demand.
 func (e *Engine) Report() *Report {
+	e.flushTouches()
 	e.check(e.last, false)
 	return e.report()
 }
@@ -305,6 +370,7 @@ func (e *Engine) Report() *Report {
 // end can tell (a host that never came back, a capture too short to know)
 // and returns the final report. Packet must not be called afterwards.
 func (e *Engine) Finish() *Report {
+	e.flushTouches()
 	if !e.finished && e.stats.Frames > 0 {
 		e.finished = true
 		e.nlb.Finish(e.last)

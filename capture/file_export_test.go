@@ -48,6 +48,24 @@ func OpenBytes(files [][]byte, usePcapgo bool, bufSize int) (*FileSource, error)
 	return s, nil
 }
 
+// OpenReaders is OpenBytes for streams: a test reader can fail the way a
+// disk does.
+func OpenReaders(streams []io.Reader, bufSize int) (*FileSource, error) {
+	s := &FileSource{}
+	for i, r := range streams {
+		in, err := newInput(i, fmt.Sprintf("input%d", i), io.NopCloser(r), 0, bufSize, &s.done, openOptions{})
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.inputs = append(s.inputs, in)
+	}
+	if err := s.start(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // pcapgoReader reads classic pcap with pcapgo.Reader, made as lenient as
 // libpcap in one point: a record whose captured length exceeds its
 // original length is read, not an error.

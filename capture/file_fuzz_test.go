@@ -21,7 +21,7 @@ const fuzzFrameLimit = 1 << 14
 // read to an end. Classic pcap is also read with pcapgo's Reader, which
 // must see the same packets and the same end. The fast reader runs with a
 // 64-byte buffer so that every record straddles a refill, and the input is
-// also merged with itself.
+// also merged with itself, and read in batches (NextBatch) both ways.
 func FuzzFileSource(f *testing.F) {
 	eth := layers.LinkTypeEthernet
 	// Small seeds: the fuzzer minimises every new input, slowly when it
@@ -115,4 +115,7 @@ func checkFileBytes(t *testing.T, data []byte) {
 	if len(got) < fuzzFrameLimit && len(merged) != 2*len(got) {
 		t.Fatalf("merged with itself: %d frames, want %d", len(merged), 2*len(got))
 	}
+	// Read in batches, alone and merged, it is the same again.
+	checkBatchesMatchNext(t, [][]byte{data}, fuzzFrameLimit)
+	checkBatchesMatchNext(t, [][]byte{data, data}, fuzzFrameLimit)
 }

@@ -201,6 +201,14 @@ func (in *input) advance() error {
 		in.pending = true
 		return nil
 	}
+	return in.end(err)
+}
+
+// end ends the input after its reader returned err: the error is recorded
+// in info, the buffers and the file released. Only an operating system
+// error reading the file is returned.
+func (in *input) end(err error) error {
+	in.pending = false
 	in.ended = true
 	in.rec = record{}
 	if in.disk.err != nil {

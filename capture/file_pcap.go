@@ -58,6 +58,9 @@ type pcapReader struct {
 	buf []byte
 	// buf[start:end] holds the bytes read but not yet parsed.
 	start, end int
+	// lastStart is where the record parsed last starts, so that it can be
+	// parsed again.
+	lastStart int
 	// err is the error the underlying reader returned, kept until the
 	// buffered bytes run out.
 	err error
@@ -111,60 +114,105 @@ func (p *pcapReader) describe(info *InputInfo) {
 }
 
 func (p *pcapReader) next(rec *record) error {
+	h, _, err := p.peek(true)
+	if err != nil {
+		return err
+	}
+	// The capacity is cut at the record's end: appending to Data must not
+	// overwrite the next record.
+	rec.data = p.buf[p.start+pcapRecordHeaderLen : p.start+h.size : p.start+h.size]
+	p.lastStart = p.start
+	p.start += h.size
+	rec.ci.Timestamp = time.Unix(h.sec, h.nsec).UTC()
+	rec.sec, rec.nsec, rec.noTime = h.sec, int32(h.nsec), false
+	rec.ci.CaptureLength = int(h.caplen)
+	rec.ci.Length = int(h.length)
+	rec.ci.InterfaceIndex = 0
+	rec.linkType = p.linkType
+	return nil
+}
+
+// index appends the record at p.start to b without copying it, unless it
+// is not whole in the buffer and b holds records already: ok is then false,
+// and the record starts the next batch.
+func (p *pcapReader) index(b *Batch) (ok bool, err error) {
+	h, ok, err := p.peek(len(b.Packets) == 0)
+	if !ok || err != nil {
+		return false, err
+	}
+	b.Packets = append(b.Packets, BatchPacket{
+		Time:          h.sec*1e9 + h.nsec,
+		Offset:        uint32(p.start + pcapRecordHeaderLen),
+		CaptureLength: h.caplen,
+		Length:        h.length,
+		LinkType:      p.linkType,
+	})
+	p.lastStart = p.start
+	p.start += h.size
+	return true, nil
+}
+
+// pcapHeader is a record header, parsed.
+type pcapHeader struct {
+	sec, nsec      int64 // nsec in [0, 1e9)
+	caplen, length uint32
+	size           int // header and captured bytes
+}
+
+// peek parses the record at p.start and makes sure it is whole in the
+// buffer, reading more when mayRead; without it, a record that is not
+// whole gives ok false. It does not move past the record.
+func (p *pcapReader) peek(mayRead bool) (h pcapHeader, ok bool, err error) {
 	if p.end-p.start < pcapRecordHeaderLen {
+		if !mayRead {
+			return h, false, nil
+		}
 		if err := p.fill(pcapRecordHeaderLen); err != nil {
 			if err == io.ErrUnexpectedEOF {
-				return fmt.Errorf("record header: %d of %d bytes: %w", p.end-p.start, pcapRecordHeaderLen, err)
+				return h, false, fmt.Errorf("record header: %d of %d bytes: %w", p.end-p.start, pcapRecordHeaderLen, err)
 			}
-			return err
+			return h, false, err
 		}
 	}
-	h := p.buf[p.start : p.start+pcapRecordHeaderLen]
-	var sec, frac, caplen, length uint32
+	hdr := p.buf[p.start : p.start+pcapRecordHeaderLen]
+	var sec, frac uint32
 	if p.bigEndian {
-		sec = binary.BigEndian.Uint32(h[0:])
-		frac = binary.BigEndian.Uint32(h[4:])
-		caplen = binary.BigEndian.Uint32(h[8:])
-		length = binary.BigEndian.Uint32(h[12:])
+		sec = binary.BigEndian.Uint32(hdr[0:])
+		frac = binary.BigEndian.Uint32(hdr[4:])
+		h.caplen = binary.BigEndian.Uint32(hdr[8:])
+		h.length = binary.BigEndian.Uint32(hdr[12:])
 	} else {
-		sec = binary.LittleEndian.Uint32(h[0:])
-		frac = binary.LittleEndian.Uint32(h[4:])
-		caplen = binary.LittleEndian.Uint32(h[8:])
-		length = binary.LittleEndian.Uint32(h[12:])
+		sec = binary.LittleEndian.Uint32(hdr[0:])
+		frac = binary.LittleEndian.Uint32(hdr[4:])
+		h.caplen = binary.LittleEndian.Uint32(hdr[8:])
+		h.length = binary.LittleEndian.Uint32(hdr[12:])
 	}
-	if caplen > p.maxCaplen {
-		return fmt.Errorf("captured length %d exceeds the snaplen %d", caplen, p.snaplen)
+	if h.caplen > p.maxCaplen {
+		return h, false, fmt.Errorf("captured length %d exceeds the snaplen %d", h.caplen, p.snaplen)
 	}
 	// A captured length above the original length is not rejected, unlike
 	// pcapgo does: libpcap (so tcpdump) and Wireshark take such records as
 	// they are, and frame numbers must stay those of Wireshark. Crafted
 	// files in tcpdump's tests have them.
-	n := pcapRecordHeaderLen + int(caplen)
-	if p.end-p.start < n {
-		if err := p.fill(n); err != nil {
+	h.size = pcapRecordHeaderLen + int(h.caplen)
+	if p.end-p.start < h.size {
+		if !mayRead {
+			return h, false, nil
+		}
+		if err := p.fill(h.size); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return fmt.Errorf("%d of %d captured bytes: %w", p.end-p.start-pcapRecordHeaderLen, caplen, io.ErrUnexpectedEOF)
+				return h, false, fmt.Errorf("%d of %d captured bytes: %w", p.end-p.start-pcapRecordHeaderLen, h.caplen, io.ErrUnexpectedEOF)
 			}
-			return err
+			return h, false, err
 		}
 	}
-	// The capacity is cut at the record's end: appending to Data must not
-	// overwrite the next record.
-	rec.data = p.buf[p.start+pcapRecordHeaderLen : p.start+n : p.start+n]
-	p.start += n
 	// frac*fracToNanos is a uint32 product, as in pcapgo: both readers give
 	// the same (meaningless) time for a corrupt fraction of a second.
-	s, ns := int64(sec), int64(frac*p.fracToNanos)
-	if ns >= 1e9 {
-		s, ns = s+ns/1e9, ns%1e9 // as time.Unix normalises it
+	h.sec, h.nsec = int64(sec), int64(frac*p.fracToNanos)
+	if h.nsec >= 1e9 {
+		h.sec, h.nsec = h.sec+h.nsec/1e9, h.nsec%1e9 // as time.Unix normalises it
 	}
-	rec.ci.Timestamp = time.Unix(s, ns).UTC()
-	rec.sec, rec.nsec, rec.noTime = s, int32(ns), false
-	rec.ci.CaptureLength = int(caplen)
-	rec.ci.Length = int(length)
-	rec.ci.InterfaceIndex = 0
-	rec.linkType = p.linkType
-	return nil
+	return h, true, nil
 }
 
 // fill makes at least need bytes available in buf[start:end]. It moves the
@@ -205,4 +253,17 @@ func (p *pcapReader) fill(need int) error {
 		}
 	}
 	return nil
+}
+
+// top reads until the buffer holds n bytes (at most its size) or the
+// stream ends or fails, keeping the error for fill to report.
+func (p *pcapReader) top(n int) {
+	n = min(n, len(p.buf))
+	for p.end < n && p.err == nil {
+		m, err := p.r.Read(p.buf[p.end:])
+		p.end += m
+		if err != nil {
+			p.err = err
+		}
+	}
 }

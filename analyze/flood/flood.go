@@ -5,6 +5,7 @@
 package flood
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -39,7 +40,24 @@ type Counter struct {
 
 // Table holds the counters. It is not safe for concurrent use.
 type Table struct {
-	tab *table.Table[Key, Counter]
+	tab *table.Table[key, Counter]
+}
+
+// key is Key with the MAC in the low 48 bits of an integer: compared and
+// hashed in registers. A [6]byte key is built on the stack byte by byte
+// and read back in wider loads, which stalls store forwarding: measured,
+// it made a lookup cost 29 ns instead of 8.
+type key struct {
+	mac  uint64
+	vlan frame.VLAN
+}
+
+func packMAC(m *addr.MAC) uint64 {
+	return uint64(binary.BigEndian.Uint32(m[0:4]))<<16 | uint64(binary.BigEndian.Uint16(m[4:6]))
+}
+
+func unpackMAC(v uint64) addr.MAC {
+	return addr.MAC{byte(v >> 40), byte(v >> 32), byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
 }
 
 // New returns a Table of at most limit cluster MACs (default 4096).
@@ -47,13 +65,26 @@ func New(limit int) *Table {
 	if limit == 0 {
 		limit = 4096
 	}
-	return &Table{tab: table.New[Key, Counter](limit)}
+	return &Table{tab: table.NewHashed[key, Counter](limit, hashKey)}
+}
+
+// hashKey spreads a key over the top 12 bits of a multiplicative hash, for
+// the table's recent-slot cache: most frames of a busy link go to a few
+// dozen cluster MACs, and this finds their counter without a map lookup.
+func hashKey(k key) uint64 {
+	return (k.mac*0x9e3779b97f4a7c15 ^ uint64(k.vlan)*0xc2b2ae3d27d4eb4f) >> 52
 }
 
 // Count adds a frame of wireLen bytes to cluster MAC dst on vlan. dstIP is
 // the frame's IPv4 destination when it has one.
 func (t *Table) Count(vlan frame.VLAN, dst addr.MAC, wireLen int, heartbeat bool, dstIP netip.Addr, now int64, n uint64) {
-	c, created := t.tab.Upsert(Key{VLAN: vlan, MAC: dst}, now)
+	t.CountTo(vlan, &dst, wireLen, heartbeat, dstIP, now, n)
+}
+
+// CountTo is Count with the MAC by pointer (only read during the call),
+// for the per-frame path: the engine passes the decoded frame's.
+func (t *Table) CountTo(vlan frame.VLAN, dst *addr.MAC, wireLen int, heartbeat bool, dstIP netip.Addr, now int64, n uint64) {
+	c, created := t.tab.Upsert(key{mac: packMAC(dst), vlan: vlan}, now)
 	sec := now / int64(time.Second)
 	if created {
 		c.First, c.FirstFrame, c.sec = now, n, sec
@@ -95,7 +126,15 @@ func (c *Counter) Rates() (fps, bps float64, peakFrames, peakBytes uint64) {
 }
 
 // All yields every counter.
-func (t *Table) All() func(yield func(Key, *Counter) bool) { return t.tab.All() }
+func (t *Table) All() func(yield func(Key, *Counter) bool) {
+	return func(yield func(Key, *Counter) bool) {
+		for k, c := range t.tab.All() {
+			if !yield(Key{VLAN: k.vlan, MAC: unpackMAC(k.mac)}, c) {
+				return
+			}
+		}
+	}
+}
 
 // Len returns the number of cluster MACs counted.
 func (t *Table) Len() int { return t.tab.Len() }

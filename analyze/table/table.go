@@ -22,6 +22,11 @@ type Table[K comparable, V any] struct {
 	limit   int
 	evicted uint64
 	scratch []int64
+
+	// hash and recent are the optional cache of NewHashed: recent[h(k)]
+	// is the slot of a key recently looked up whose hash is h(k), or -1.
+	hash   func(K) uint64
+	recent []int32
 }
 
 type slot[K comparable, V any] struct {
@@ -42,9 +47,54 @@ func New[K comparable, V any](limit int) *Table[K, V] {
 	}
 }
 
+// recentSize is the number of entries of a NewHashed table's cache: 16
+// KiB of slot numbers, which keeps a few hundred busy keys apart.
+const recentSize = 4096
+
+// NewHashed returns a Table like New with, in front of its map, a
+// direct-mapped cache of the slots of recently used keys, indexed by hash.
+// For tables looked up on nearly every frame with a few hot keys (the
+// cluster MACs of the flood counter), a hit costs the hash and one compare
+// instead of the map's hashing and probing of a struct key. hash must be
+// cheap and spread its keys over the low 12 bits; it need not be
+// collision-free (a collision only costs a map lookup).
+func NewHashed[K comparable, V any](limit int, hash func(K) uint64) *Table[K, V] {
+	t := New[K, V](limit)
+	t.hash = hash
+	t.recent = make([]int32, recentSize)
+	for i := range t.recent {
+		t.recent[i] = -1
+	}
+	return t
+}
+
+// lookup returns k's slot, or -1.
+func (t *Table[K, V]) lookup(k K) int32 {
+	if t.recent == nil {
+		if i, ok := t.index[k]; ok {
+			return i
+		}
+		return -1
+	}
+	h := t.hash(k) & (recentSize - 1)
+	// A cached slot may since have been evicted or reused: it is a hit
+	// only if it still holds k.
+	if i := t.recent[h]; i >= 0 {
+		if s := &t.slots[i]; s.used && s.key == k {
+			return i
+		}
+	}
+	i, ok := t.index[k]
+	if !ok {
+		return -1
+	}
+	t.recent[h] = i
+	return i
+}
+
 // Get returns the value under k, or nil.
 func (t *Table[K, V]) Get(k K) *V {
-	if i, ok := t.index[k]; ok {
+	if i := t.lookup(k); i >= 0 {
 		return &t.slots[i].val
 	}
 	return nil
@@ -55,7 +105,7 @@ func (t *Table[K, V]) Get(k K) *V {
 // packet time in nanoseconds). created reports whether k was new. When the
 // table is full, the least recently seen eighth of it is evicted first.
 func (t *Table[K, V]) Upsert(k K, now int64) (v *V, created bool) {
-	if i, ok := t.index[k]; ok {
+	if i := t.lookup(k); i >= 0 {
 		s := &t.slots[i]
 		if now > s.last {
 			s.last = now
@@ -76,6 +126,9 @@ func (t *Table[K, V]) Upsert(k K, now int64) (v *V, created bool) {
 	s := &t.slots[i]
 	*s = slot[K, V]{key: k, last: now, used: true}
 	t.index[k] = i
+	if t.recent != nil {
+		t.recent[t.hash(k)&(recentSize-1)] = i
+	}
 	return &s.val, true
 }
 

@@ -1,6 +1,7 @@
 package table
 
 import (
+	"math/rand/v2"
 	"testing"
 )
 
@@ -90,5 +91,89 @@ func TestAllVisitsEveryEntry(t *testing.T) {
 	}
 	if seen != 40 {
 		t.Fatalf("visited %d of 40", seen)
+	}
+}
+
+// TestHashedMatchesMap drives tables with the recent-slot cache (a good
+// hash, and one that sends every key to one cache entry) and without it
+// through the same random upserts, with evictions that reuse slots a cache
+// entry still names: every lookup must find the value last written under
+// its key since the key was (re)created, and the tables must agree.
+func TestHashedMatchesMap(t *testing.T) {
+	type key struct {
+		vlan uint32
+		mac  [6]byte
+	}
+	good := func(k key) uint64 { return uint64(k.mac[5])<<4 ^ uint64(k.mac[4]) ^ uint64(k.vlan)*0x9e3779b9 }
+	tables := map[string]*Table[key, int]{
+		"map only":       New[key, int](64),
+		"hashed":         NewHashed[key, int](64, good),
+		"hashed collide": NewHashed[key, int](64, func(key) uint64 { return 7 }),
+	}
+	for name, tb := range tables {
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			model := map[key]int{}
+			for i := range 20000 {
+				// A small hot set and a wide cold one, so that the table
+				// (64 entries) evicts all along.
+				k := key{vlan: uint32(rng.IntN(3)), mac: [6]byte{3, 0xbf, 0, 0, byte(rng.IntN(8)), byte(rng.IntN(4))}}
+				if rng.IntN(4) == 0 {
+					k.mac[4] = byte(8 + rng.IntN(200))
+				}
+				v, created := tb.Upsert(k, int64(i))
+				if created {
+					model[k] = 0
+				} else if want, ok := model[k]; !ok || *v != want {
+					t.Fatalf("op %d: key %v holds %d, want %d (known %v)", i, k, *v, want, ok)
+				}
+				*v = i
+				model[k] = i
+				for mk := range model {
+					_, inMap := tb.index[mk]
+					got := tb.Get(mk)
+					if (got != nil) != inMap {
+						t.Fatalf("op %d: Get(%v) = %v, in the map %v", i, mk, got, inMap)
+					}
+					if !inMap {
+						delete(model, mk)
+					} else if *got != model[mk] {
+						t.Fatalf("op %d: Get(%v) = %d, want %d", i, mk, *got, model[mk])
+					}
+				}
+				if tb.Len() > 64 {
+					t.Fatalf("len %d", tb.Len())
+				}
+			}
+			if tb.Evicted() == 0 {
+				t.Fatal("no eviction: the test does not exercise slot reuse")
+			}
+		})
+	}
+}
+
+func BenchmarkUpsert(b *testing.B) {
+	type key struct {
+		vlan uint32
+		mac  [6]byte
+	}
+	keys := make([]key, 1024)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range keys {
+		n := rng.IntN(50)
+		keys[i] = key{vlan: uint32(100 + n%5), mac: [6]byte{3, 0xbf, 10, 128, byte(n), 100}}
+	}
+	hash := func(k key) uint64 {
+		return (uint64(k.mac[4])<<8 | uint64(k.mac[5]) ^ uint64(k.vlan)<<16) * 0x9e3779b97f4a7c15 >> 52
+	}
+	for name, tb := range map[string]*Table[key, int]{"map": New[key, int](4096), "hashed": NewHashed[key, int](4096, hash)} {
+		b.Run(name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				v, _ := tb.Upsert(keys[i&1023], int64(i))
+				*v++
+				i++
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -117,7 +118,7 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e := analyze.New(opts)
 	// A progress line on stderr, drawn only when stderr is a terminal.
 	prog := newProgress(stderr, src)
-	interrupted, readErr := feed(ctx, src, e)
+	interrupted, readErr := feedFiles(ctx, src, e, runtime.GOMAXPROCS(0) > 1)
 	prog.Stop()
 
 	noteInputs(e, src.Inputs())
@@ -151,7 +152,80 @@ func feed(ctx context.Context, src capture.Source, e *analyze.Engine) (interrupt
 			}
 			return false, err
 		}
-		e.Packet(p.Data, analyze.Meta{Frame: p.Frame, Time: p.Info.Timestamp, Length: p.Info.Length, LinkType: p.LinkType})
+		e.PacketAt(p.Data, p.Frame, p.Info.Timestamp.UnixNano(), p.Info.Length, p.LinkType)
+	}
+}
+
+// pipelineBatches is how many batches circulate between the reader and the
+// analyzer: one being read, one being analyzed, and slack for the
+// moments one side is faster.
+const pipelineBatches = 4
+
+// feedFiles is feed for capture files, in batches of thousands of packets
+// (capture.FileSource.NextBatch). With pipelined, a goroutine reads the
+// next batches while this one analyzes: reading (read(2) and indexing the
+// records) and analysis then each have a core, and the analysis never
+// waits for the disk or the page cache. Batches go back to the reader for
+// reuse, so nothing is allocated per batch or per packet.
+func feedFiles(ctx context.Context, src *capture.FileSource, e *analyze.Engine, pipelined bool) (interrupted bool, err error) {
+	if !pipelined {
+		var b capture.Batch
+		for {
+			if ctx.Err() != nil {
+				return true, nil
+			}
+			if err := src.NextBatch(&b); err != nil {
+				if errors.Is(err, io.EOF) {
+					return false, nil
+				}
+				return false, err
+			}
+			analyzeBatch(e, &b)
+		}
+	}
+	// Neither channel ever blocks a send: each can hold every batch.
+	free := make(chan *capture.Batch, pipelineBatches)
+	full := make(chan *capture.Batch, pipelineBatches)
+	for range pipelineBatches {
+		free <- new(capture.Batch)
+	}
+	var readErr error
+	go func() {
+		defer close(full)
+		for b := range free {
+			if err := src.NextBatch(b); err != nil {
+				if !errors.Is(err, io.EOF) {
+					readErr = err
+				}
+				return
+			}
+			full <- b
+		}
+	}()
+	for b := range full {
+		if ctx.Err() != nil {
+			interrupted = true
+			break
+		}
+		analyzeBatch(e, b)
+		free <- b
+	}
+	// Stop the reader and wait until it has: src is not safe for
+	// concurrent use, and the caller reads its Inputs next.
+	close(free)
+	for range full {
+	}
+	if interrupted {
+		return true, nil
+	}
+	return false, readErr
+}
+
+// analyzeBatch runs the packets of a batch through e.
+func analyzeBatch(e *analyze.Engine, b *capture.Batch) {
+	for i := range b.Packets {
+		p := &b.Packets[i]
+		e.PacketAt(b.Data(i), b.Frame(i), p.Time, int(p.Length), p.LinkType)
 	}
 }
 

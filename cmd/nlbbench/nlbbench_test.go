@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float64
+		want float64
+	}{
+		{"none", nil, 0},
+		{"one", []float64{3}, 3},
+		{"odd count, unsorted", []float64{5, 1, 3}, 3},
+		{"even count: mean of the middle two", []float64{4, 1, 3, 2}, 2.5},
+		{"repeats", []float64{2, 2, 9}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := slices.Clone(tt.in)
+			if got := median(tt.in); got != tt.want {
+				t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
+			}
+			if !slices.Equal(in, tt.in) {
+				t.Errorf("median reordered its argument: %v", tt.in)
+			}
+		})
+	}
+}
+
+func TestRates(t *testing.T) {
+	r := result{tool: toolNLBProbe, frames: 5_000_000, elapsed: 250 * time.Millisecond}
+	if got := r.fps(); got != 20e6 {
+		t.Errorf("fps = %v, want 2e7", got)
+	}
+	if got := r.nsPerFrame(); got != 50 {
+		t.Errorf("ns/frame = %v, want 50", got)
+	}
+	tcpdump := result{tool: toolTcpdump, frames: 5_000_000, elapsed: 500 * time.Millisecond}
+	if v, ok := ratio(r, tcpdump); !ok || v != 2 {
+		t.Errorf("ratio = %v %v, want 2", v, ok)
+	}
+	// tshark read a slice: the ratio is of rates, not of times.
+	tshark := result{tool: toolTshark, frames: 50_000, elapsed: 2 * time.Second}
+	if v, ok := ratio(r, tshark); !ok || v != 800 {
+		t.Errorf("ratio to tshark = %v %v, want 800", v, ok)
+	}
+	if _, ok := ratio(r, result{tool: toolTshark, skipped: "not installed"}); ok {
+		t.Error("ratio to a skipped tool")
+	}
+	if got := (result{}).fps(); got != 0 || (result{}).nsPerFrame() != 0 {
+		t.Errorf("empty result: fps %v", got)
+	}
+}
+
+func TestRatiosOverRounds(t *testing.T) {
+	round := func(nlb, tcpdump time.Duration, tshark string) map[string]result {
+		return map[string]result{
+			toolNLBProbe: {tool: toolNLBProbe, frames: 1000, elapsed: nlb},
+			toolTcpdump:  {tool: toolTcpdump, frames: 1000, elapsed: tcpdump},
+			toolTshark:   {tool: toolTshark, frames: 10, elapsed: time.Second, skipped: tshark},
+		}
+	}
+	rounds := []map[string]result{
+		round(time.Second, 2*time.Second, ""),
+		round(time.Second, 3*time.Second, ""),
+		round(time.Second, 1*time.Second, ""),
+	}
+	rows := ratios(rounds, []string{toolTcpdump, toolTshark})
+	if len(rows) != 2 || rows[0].name != "nlbprobe/tcpdump" || !rows[0].ok || !slices.Equal(rows[0].rounds, []float64{2, 3, 1}) {
+		t.Fatalf("tcpdump row %+v", rows[0])
+	}
+	if !rows[1].ok || !slices.Equal(rows[1].rounds, []float64{100, 100, 100}) {
+		t.Fatalf("tshark row %+v", rows[1])
+	}
+	var b bytes.Buffer
+	writeRatios(&b, rows, 3)
+	want := "" +
+		"    frames/s ratio  round 1  round 2  round 3   median\n" +
+		"  nlbprobe/tcpdump    2.00x    3.00x    1.00x    2.00x\n" +
+		"   nlbprobe/tshark  100.00x  100.00x  100.00x  100.00x\n"
+	if b.String() != want {
+		t.Errorf("ratio table:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	rounds[1] = round(time.Second, time.Second, "not installed")
+	rows = ratios(rounds, []string{toolTshark})
+	b.Reset()
+	writeRatios(&b, rows, 3)
+	if rows[0].ok || !strings.Contains(b.String(), "(a tool did not run)") {
+		t.Errorf("a round without tshark: %+v\n%s", rows[0], b.String())
+	}
+}
+
+func TestWriteRound(t *testing.T) {
+	var b bytes.Buffer
+	writeRound(&b, 2, []result{
+		{tool: toolNLBProbe, frames: 5_000_000, elapsed: 250 * time.Millisecond, maxRSS: 150 << 20},
+		{tool: toolTcpdump, frames: 5_000_000, elapsed: 500 * time.Millisecond},
+		{tool: toolTshark, skipped: "not installed"},
+	})
+	want := "round 2\n" +
+		"      tool   frames  seconds    frames/s  ns/frame  peak RSS MiB\n" +
+		"  nlbprobe  5000000    0.250  20,000,000      50.0         150.0\n" +
+		"   tcpdump  5000000    0.500  10,000,000     100.0             -\n" +
+		"    tshark        -        -           -         -             -  skipped: not installed\n"
+	if b.String() != want {
+		t.Errorf("round table:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestHumanRate(t *testing.T) {
+	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 17250.4: "17,250", 20e6: "20,000,000", 123456789: "123,456,789"} {
+		if got := humanRate(in); got != want {
+			t.Errorf("humanRate(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestToolCommands(t *testing.T) {
+	tests := []struct {
+		tool string
+		want string
+	}{
+		{toolNLBProbe, "nlbprobe read --json /c/mixed.pcap > /dev/null"},
+		{toolTcpdump, "tcpdump -r /c/mixed.pcap -w /dev/null 'arp or igmp or ether proto 0x886f' > /dev/null"},
+		{toolTshark, "tshark -n -r /c/slice.pcap -T fields -e frame.time_epoch -e vlan.id -e eth.src -e eth.dst -e ip.dst " +
+			"-e arp.opcode -e arp.src.hw_mac -e arp.src.proto_ipv4 -e igmp.type -e igmp.maddr " +
+			"-e msnlb.cluster_ip -e msnlb.host_ip -e msnlb.unique_host_id > /dev/null"},
+		{toolCat, "cat /c/mixed.pcap > /dev/null"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tool, func(t *testing.T) {
+			prog, args := toolCommand(tt.tool, "/tmp/x/nlbprobe", "/c/mixed.pcap", "/c/slice.pcap")
+			if got := commandLine(prog, args); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCPUModel(t *testing.T) {
+	info := "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\n"
+	if got := cpuModel(info); got != "Intel(R) Xeon(R) Processor" {
+		t.Errorf("cpuModel = %q", got)
+	}
+	if got := cpuModel("processor\t: 0\nCPU part\t: 0xd0c\n"); got != "" {
+		t.Errorf("cpuModel without a model name = %q", got)
+	}
+}
+
+func TestParseKiB(t *testing.T) {
+	for in, want := range map[string]int64{"6104\n": 6104, "Command exited with non-zero status 1\n134140\n": 134140, "": 0, "x": 0} {
+		if got := parseKiB(in); got != want {
+			t.Errorf("parseKiB(%q) = %d, want %d", in, got, want)
+		}
+	}
+	if math.MaxInt64/1024 < 1<<40 {
+		t.Fatal("KiB to bytes overflows")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"help", []string{"--help"}, 0, "Usage: go run ./cmd/nlbbench"},
+		{"bad flag", []string{"--nope"}, 2, "unknown flag"},
+		{"zero rounds", []string{"--rounds", "0"}, 2, "must be positive"},
+		{"an argument", []string{"file.pcap"}, 2, "no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			code := run(context.Background(), tt.args, &out, &out)
+			if code != tt.code || !strings.Contains(out.String(), tt.out) {
+				t.Errorf("exit %d, want %d; output:\n%s", code, tt.code, out.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nlbprobe/nlbprobe/analyze"
+	"github.com/nlbprobe/nlbprobe/capture"
+	"github.com/nlbprobe/nlbprobe/fixtures"
+)
+
+// TestFeedFilesIsFeed reads captures packet by packet (feed) and in
+// batches, on one goroutine and as the reader-analyzer pipeline: the
+// reports and what the source says of its inputs must be the same.
+func TestFeedFilesIsFeed(t *testing.T) {
+	dir := t.TempDir()
+	var mixed bytes.Buffer
+	if err := fixtures.WriteMixed(&mixed, 60000, 3); err != nil {
+		t.Fatal(err)
+	}
+	whole := filepath.Join(dir, "mixed.pcap")
+	cut := filepath.Join(dir, "cut.pcap")
+	if err := os.WriteFile(whole, mixed.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cut, mixed.Bytes()[:mixed.Len()-50], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	report := func(t *testing.T, paths []string, read func(*capture.FileSource, *analyze.Engine) (bool, error)) []byte {
+		t.Helper()
+		src, err := capture.OpenFiles(paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		e := analyze.New(analyze.Options{})
+		if interrupted, err := read(src, e); interrupted || err != nil {
+			t.Fatalf("interrupted %v, error %v", interrupted, err)
+		}
+		noteInputs(e, src.Inputs())
+		r := e.Finish()
+		r.Inputs = reportInputs(src.Inputs())
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ctx := context.Background()
+	for _, paths := range [][]string{{whole}, {cut}, {whole, cut}} {
+		want := report(t, paths, func(s *capture.FileSource, e *analyze.Engine) (bool, error) { return feed(ctx, s, e) })
+		for _, pipelined := range []bool{false, true} {
+			got := report(t, paths, func(s *capture.FileSource, e *analyze.Engine) (bool, error) {
+				return feedFiles(ctx, s, e, pipelined)
+			})
+			if !bytes.Equal(got, want) {
+				t.Errorf("%d files, pipelined %v: the report differs from feed's", len(paths), pipelined)
+			}
+		}
+	}
+}
+
+// TestFeedFilesInterrupted cancels the context: the pipeline stops with
+// interrupted set, its reader stopped (the source can be used again).
+func TestFeedFilesInterrupted(t *testing.T) {
+	var mixed bytes.Buffer
+	if err := fixtures.WriteMixed(&mixed, 200000, 1); err != nil { // far more than the pipeline reads ahead
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "mixed.pcap")
+	if err := os.WriteFile(path, mixed.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, pipelined := range []bool{false, true} {
+		src, err := capture.OpenFiles([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		e := analyze.New(analyze.Options{})
+		interrupted, err := feedFiles(ctx, src, e, pipelined)
+		if !interrupted || err != nil {
+			t.Errorf("pipelined %v: interrupted %v, error %v", pipelined, interrupted, err)
+		}
+		if n := e.Stats().Frames; n != 0 {
+			t.Errorf("pipelined %v: %d frames analyzed after the cancel", pipelined, n)
+		}
+		// The reader has stopped: reading on from this goroutine is safe
+		// (the race detector would see it otherwise).
+		var b capture.Batch
+		if err := src.NextBatch(&b); err != nil {
+			t.Errorf("pipelined %v: reading after the pipeline: %v", pipelined, err)
+		}
+		src.Close()
+	}
+}
