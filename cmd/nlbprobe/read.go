@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -84,9 +83,7 @@ func writeReport(w io.Writer, r *analyze.Report, asJSON bool) error {
 	if !asJSON {
 		return r.WriteText(w)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return writeReportJSON(w, r, true, nil)
 }
 
 func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {

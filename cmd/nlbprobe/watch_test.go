@@ -117,7 +117,9 @@ func TestWriteReportJSON(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := scenarioEngine(t, name, analyze.Options{}).Finish()
 			var want, got bytes.Buffer
-			if err := writeReport(&want, r, true); err != nil {
+			enc := json.NewEncoder(&want)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(r); err != nil {
 				t.Fatal(err)
 			}
 			if err := writeReportJSON(&got, r, true, nil); err != nil {

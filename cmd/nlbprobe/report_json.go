@@ -17,7 +17,8 @@ import (
 // the top-level lists (bindings, findings...), element by element, so that
 // a report of a long watch (65,536 ARP bindings after a flood) never sits
 // in memory a second time as one encoded buffer. indent gives the same
-// bytes as json.Encoder with SetIndent("", "  ") (writeReport's --json);
+// bytes as json.Encoder with SetIndent("", "  ") (--json of read and
+// watch);
 // without it, one line, as json.Encoder writes it (--json-stream). prefix
 // is written inside the object before the report's own fields (the
 // stream's "type").
