@@ -363,7 +363,7 @@ func (e *Engine) truncated(f *frame.Frame, frameNo uint64, captured int, now int
 func (e *Engine) Report() *Report {
 	e.flushTouches()
 	e.check(e.last, false)
-	return e.report()
+	return e.report(true)
 }
 
 // Finish ends the analysis at the last frame's time, raises what only the
@@ -377,7 +377,7 @@ func (e *Engine) Finish() *Report {
 		e.check(e.last, true)
 	}
 	e.finishDeclared()
-	return e.report()
+	return e.report(true)
 }
 
 // AddFinding raises a finding the capture side knows and the engine cannot

@@ -24,18 +24,7 @@ import (
 // first, so findings are current.
 func (e *Engine) Snapshot() *Report {
 	e.check(e.last, false)
-	r := &Report{Tool: "nlbprobe", Vantage: e.opts.Vantage}
-	r.Stats = e.stats
-	r.Stats.Unattributed = e.nlb.Unattributed
-	r.Stats.Evicted = e.evictions()
-	if e.stats.Frames > 0 {
-		r.Capture = CaptureSpan{Start: at(e.first), End: at(e.last),
-			DurationSeconds: time.Duration(e.last - e.first).Seconds()}
-	}
-	r.Clusters = e.clusterReports()
-	r.Flood = e.floodReports()
-	r.Findings = e.store.Findings()
-	return r
+	return e.report(false)
 }
 
 // CaptureCounters are a live capture's counters as the kernel keeps them.

@@ -230,7 +230,9 @@ func (e *Engine) evictions() Evictions {
 	}
 }
 
-func (e *Engine) report() *Report {
+// report builds the report; withTables adds the ARP bindings and the IGMP
+// tables, the large part that a status line does without.
+func (e *Engine) report(withTables bool) *Report {
 	r := &Report{Tool: "nlbprobe", Vantage: e.opts.Vantage}
 	r.Stats = e.stats
 	r.Stats.Unattributed = e.nlb.Unattributed
@@ -240,8 +242,10 @@ func (e *Engine) report() *Report {
 			DurationSeconds: time.Duration(e.last - e.first).Seconds()}
 	}
 	r.Clusters = e.clusterReports()
-	r.Bindings = e.bindingReports()
-	r.IGMPGroups, r.Queriers = e.igmpReports()
+	if withTables {
+		r.Bindings = e.bindingReports()
+		r.IGMPGroups, r.Queriers = e.igmpReports()
+	}
 	r.Flood = e.floodReports()
 	r.Findings = e.store.Findings()
 	return r
