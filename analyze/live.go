@@ -23,6 +23,7 @@ import (
 // IGMPGroups and Queriers are nil). Like Report it runs the table checks
 // first, so findings are current.
 func (e *Engine) Snapshot() *Report {
+	e.flushTouches()
 	e.check(e.last, false)
 	return e.report(false)
 }
