@@ -108,7 +108,10 @@ type Engine struct {
 	nlb   *nlb.Tracker
 	flood *flood.Table
 
-	stats     Stats
+	stats Stats
+	// The clock: capture time of the first and the latest frame, the
+	// latest's second, when the next check is due (advance).
+	started   bool
 	first     int64
 	last      int64
 	sec       int64
@@ -167,18 +170,7 @@ func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt 
 	s.Frames++
 	s.Bytes += uint64(wireLen)
 	s.CapturedBytes += uint64(len(data))
-	if s.Frames == 1 {
-		e.first, e.last = now, now
-		e.sec = now / int64(time.Second)
-		e.nextCheck = now + int64(e.opts.CheckEvery)
-	}
-	if now > e.last {
-		e.last = now
-		if sec := now / int64(time.Second); sec != e.sec {
-			e.sec = sec
-			e.tick(now)
-		}
-	}
+	e.advance(now)
 
 	f := e.dec.Decode(lt, data, wireLen)
 	switch f.Status {
@@ -218,34 +210,65 @@ func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt 
 	}
 }
 
+// advance moves the engine's clock to now, a frame's time: the first frame
+// starts it, and a frame in a later second than any before runs the
+// per-second work. A frame earlier than the latest is taken as it is but
+// never moves the clock back. Small enough to be inlined: most frames are
+// in the clock's second.
+func (e *Engine) advance(now int64) {
+	if e.started && now/int64(time.Second) == e.sec {
+		e.last = max(e.last, now)
+		return
+	}
+	e.advanceSecond(now)
+}
+
+// advanceSecond is advance for a frame in another second than the clock's,
+// or the first frame.
+func (e *Engine) advanceSecond(now int64) {
+	if !e.started {
+		e.started = true
+		e.first, e.last = now, now
+		e.sec = now / int64(time.Second)
+		e.nextCheck = now + int64(e.opts.CheckEvery)
+		return
+	}
+	if now > e.last {
+		e.last = now
+		e.sec = now / int64(time.Second)
+		e.tick(now)
+	}
+}
+
 // countClusterMAC counts a frame to a cluster-form MAC towards flooding.
-// 01:00:5e:7f:Y:Z is also the MAC of any IP multicast to 239.255.Y.Z (SSDP's
-// 239.255.255.250 among them): such frames are ordinary multicast, while
-// NLB's are unicast IP to the VIP inside that MAC, or heartbeats.
 func (e *Engine) countClusterMAC(f *frame.Frame, frameNo uint64, wireLen int, now int64) {
-	var dstIP netip.Addr
-	if f.Kind == frame.KindIPv4 || f.Kind == frame.KindIGMP {
-		dstIP = f.IPv4.Dst
-		if dstIP.IsMulticast() {
-			return
-		}
+	dstIP, counts := floodDst(f.Kind, f.IPv4.Dst)
+	if !counts {
+		return
 	}
 	e.stats.Protocols.ClusterMAC++
 	e.flood.CountTo(f.VLAN, &f.Dst, wireLen, f.Kind == frame.KindHeartbeat, dstIP, now, frameNo)
+}
+
+// floodDst says whether a frame of kind k to a cluster-form MAC counts
+// towards flooding, and returns the IPv4 destination it is counted with:
+// ipDst for IPv4 and IGMP, none for the other kinds.
+// 01:00:5e:7f:Y:Z is also the MAC of any IP multicast to 239.255.Y.Z (SSDP's
+// 239.255.255.250 among them): such frames are ordinary multicast, while
+// NLB's are unicast IP to the VIP inside that MAC, or heartbeats.
+func floodDst(k frame.Kind, ipDst netip.Addr) (dstIP netip.Addr, counts bool) {
+	if k != frame.KindIPv4 && k != frame.KindIGMP {
+		return netip.Addr{}, true
+	}
+	return ipDst, !ipDst.IsMulticast()
 }
 
 // Advance tells the engine that capture time has reached t without frames
 // (an idle live capture), so silences are noticed. It never moves the clock
 // back.
 func (e *Engine) Advance(t time.Time) {
-	now := t.UnixNano()
-	if e.stats.Frames == 0 || now <= e.last {
-		return
-	}
-	e.last = now
-	if sec := now / int64(time.Second); sec != e.sec {
-		e.sec = sec
-		e.tick(now)
+	if e.started {
+		e.advance(t.UnixNano())
 	}
 }
 

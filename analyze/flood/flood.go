@@ -30,6 +30,8 @@ type Counter struct {
 	// clients address, which for the IGMP form (01:00:5e:7f:Y:Z) names the
 	// cluster the MAC's two bytes only hint at.
 	DstIP netip.Addr
+	// dstIPFrame is the frame DstIP came from, for Merge.
+	dstIPFrame uint64
 
 	sec                int64
 	secFrames, secByte uint64
@@ -100,7 +102,7 @@ func (t *Table) CountTo(vlan frame.VLAN, dst *addr.MAC, wireLen int, heartbeat b
 	if heartbeat {
 		c.Heartbeats++
 	} else if !c.DstIP.IsValid() && dstIP.IsValid() {
-		c.DstIP = dstIP
+		c.DstIP, c.dstIPFrame = dstIP, n
 	}
 	c.Last, c.LastFrame = now, n
 }
@@ -135,6 +137,9 @@ func (t *Table) All() func(yield func(Key, *Counter) bool) {
 		}
 	}
 }
+
+// Limit returns the most cluster MACs the table counts before it evicts.
+func (t *Table) Limit() int { return t.tab.Limit() }
 
 // Len returns the number of cluster MACs counted.
 func (t *Table) Len() int { return t.tab.Len() }

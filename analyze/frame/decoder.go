@@ -214,13 +214,7 @@ var errUnsupportedLink = errors.New("link type carries no Ethernet header")
 // than that was cut by the snaplen, and a decode error there is truncation,
 // not malformation. The Frame is valid until the next Decode.
 func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
-	f := &d.f
-	f.Kind, f.Status, f.Reason, f.Err = KindOther, OK, ReasonNone, nil
-	f.Src, f.Dst, f.DstKnown, f.PacketType = addr.MAC{}, addr.MAC{}, true, 0
-	f.VLAN, f.Tags, f.EtherType = 0, 0, 0
-	f.IGMP, f.Heartbeat = nil, nil
-	d.vlans.reset()
-
+	f := d.reset()
 	var p *gopacket.DecodingLayerParser
 	payload := data
 	switch lt {
@@ -298,6 +292,37 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
 		f.Status, f.Reason, f.Err = Malformed, reasonOf(f.Kind), errShort
 	}
 	return f
+}
+
+// reset clears the decoder's Frame for the next frame and returns it.
+func (d *Decoder) reset() *Frame {
+	f := &d.f
+	f.Kind, f.Status, f.Reason, f.Err = KindOther, OK, ReasonNone, nil
+	f.Src, f.Dst, f.DstKnown, f.PacketType = addr.MAC{}, addr.MAC{}, true, 0
+	f.VLAN, f.Tags, f.EtherType = 0, 0, 0
+	f.IGMP, f.Heartbeat = nil, nil
+	d.vlans.reset()
+	return f
+}
+
+// DecodePlain decodes a frame that Decode decodes by its fast path for
+// plain frames alone (decodePlain: IPv4 that nlbprobe only counts,
+// ethertypes it has no layer for), exactly as Decode would, and reports
+// false for every other frame, which then needs Decode. It is Decode's own
+// fast path, so the two cannot disagree on which frames are plain or what
+// they hold: the read pipeline sorts frames with it before they reach the
+// engine (analyze.Batch). The Frame is valid until the next Decode or
+// DecodePlain.
+func (d *Decoder) DecodePlain(lt layers.LinkType, data []byte, wireLen int) (*Frame, bool) {
+	if lt != layers.LinkTypeEthernet {
+		return nil, false
+	}
+	l, ok := readLink(data)
+	if !ok {
+		return nil, false
+	}
+	f := d.reset()
+	return f, d.decodePlain(f, data, wireLen, &l)
 }
 
 var (
