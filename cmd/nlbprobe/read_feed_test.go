@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,26 +29,7 @@ func TestFeedFilesIsFeed(t *testing.T) {
 	if err := os.WriteFile(cut, mixed.Bytes()[:mixed.Len()-50], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	report := func(t *testing.T, paths []string, read func(*capture.FileSource, *analyze.Engine) (bool, error)) []byte {
-		t.Helper()
-		src, err := capture.OpenFiles(paths)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
-		e := analyze.New(analyze.Options{})
-		if interrupted, err := read(src, e); interrupted || err != nil {
-			t.Fatalf("interrupted %v, error %v", interrupted, err)
-		}
-		noteInputs(e, src.Inputs())
-		r := e.Finish()
-		r.Inputs = reportInputs(src.Inputs())
-		b, err := json.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	report := jsonReport
 	ctx := context.Background()
 	for _, paths := range [][]string{{whole}, {cut}, {whole, cut}} {
 		want := report(t, paths, func(s *capture.FileSource, e *analyze.Engine) (bool, error) { return feed(ctx, s, e) })
