@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
@@ -70,20 +69,8 @@ func TestDecodePlainIsDecode(t *testing.T) {
 		}
 	})
 	t.Run("shared corpus", func(t *testing.T) {
-		dir := testcapture.SharedPcaps(t)
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
 		c := newPlainChecker()
-		for _, e := range entries {
-			if !strings.HasSuffix(e.Name(), ".pcap") {
-				continue
-			}
-			for i, r := range readCaptureLenient(filepath.Join(dir, e.Name())) {
-				c.check(t, e.Name()+" frame "+strconv.Itoa(i+1), r.link, r.data, r.wireLen)
-			}
-		}
+		forEachCorpusFrame(t, func(name string, r record) { c.check(t, name, r.link, r.data, r.wireLen) })
 		if c.plain < 1000 {
 			t.Errorf("DecodePlain took only %d corpus frames", c.plain)
 		}

@@ -2,16 +2,12 @@ package frame_test
 
 import (
 	"encoding/binary"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
-	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
 )
 
 func TestQinQRealCapture(t *testing.T) {
@@ -140,25 +136,15 @@ func TestDecodeAllocs(t *testing.T) {
 // every frame gets a status. The corpus is full of deliberately malformed
 // frames of other protocols.
 func TestDecodeCorpus(t *testing.T) {
-	dir := testcapture.SharedPcaps(t)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	d := frame.NewDecoder()
 	frames := 0
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".pcap") {
-			continue
+	forEachCorpusFrame(t, func(name string, r record) {
+		f := d.Decode(r.link, r.data, r.wireLen)
+		frames++
+		if f.Status > frame.Unsupported {
+			t.Fatalf("%s: status %v", name, f.Status)
 		}
-		for _, r := range readCaptureLenient(filepath.Join(dir, e.Name())) {
-			f := d.Decode(r.link, r.data, r.wireLen)
-			frames++
-			if f.Status > frame.Unsupported {
-				t.Fatalf("%s: status %v", e.Name(), f.Status)
-			}
-		}
-	}
+	})
 	if frames < 1000 {
 		t.Fatalf("decoded only %d frames of the corpus", frames)
 	}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
-	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
 	"github.com/nlbprobe/nlbprobe/fixtures"
 )
 
@@ -226,22 +223,12 @@ func TestDecodePlainMatchesParser(t *testing.T) {
 		}
 	})
 	t.Run("shared corpus", func(t *testing.T) {
-		dir := testcapture.SharedPcaps(t)
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
 		c := newComparer()
-		for _, e := range entries {
-			if !strings.HasSuffix(e.Name(), ".pcap") {
-				continue
+		forEachCorpusFrame(t, func(name string, r record) {
+			if r.link == layers.LinkTypeEthernet {
+				c.check(t, name, r.data, r.wireLen)
 			}
-			for i, r := range readCaptureLenient(filepath.Join(dir, e.Name())) {
-				if r.link == layers.LinkTypeEthernet {
-					c.check(t, e.Name()+" frame "+strconv.Itoa(i+1), r.data, r.wireLen)
-				}
-			}
-		}
+		})
 		if c.plain < 1000 {
 			t.Errorf("fast path took only %d of %d corpus frames", c.plain, c.all)
 		}

@@ -1,7 +1,10 @@
 package frame_test
 
 import (
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
@@ -35,4 +38,24 @@ func readCapture(t testing.TB, name string) []record {
 func readCaptureLenient(path string) []record {
 	recs, _ := testcapture.Read(path)
 	return toRecords(recs)
+}
+
+// forEachCorpusFrame calls fn with every frame of every classic pcap file
+// of the shared corpus, named "FILE frame N", skipping the test when the
+// corpus is absent.
+func forEachCorpusFrame(t testing.TB, fn func(name string, r record)) {
+	t.Helper()
+	dir := testcapture.SharedPcaps(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".pcap") {
+			continue
+		}
+		for i, r := range readCaptureLenient(filepath.Join(dir, e.Name())) {
+			fn(e.Name()+" frame "+strconv.Itoa(i+1), r)
+		}
+	}
 }
