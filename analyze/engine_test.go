@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
@@ -180,5 +182,32 @@ func TestDeclaredClusters(t *testing.T) {
 	}
 	if !r.Clusters[0].Declared {
 		t.Error("the declared cluster that heartbeats is not marked declared")
+	}
+}
+
+// TestSkippedAndEvicted: frames of a link type without Ethernet headers are
+// counted and reported, and tables that hit their limits say so.
+func TestSkippedAndEvicted(t *testing.T) {
+	e := analyze.New(analyze.Options{Limits: analyze.Limits{Bindings: 16}})
+	base := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+	raw := []byte{0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}
+	e.Packet(raw, analyze.Meta{Frame: 1, Time: base, Length: len(raw), LinkType: layers.LinkTypeRaw})
+	for i := 0; i < 100; i++ {
+		sender := []byte{0x02, 0xee, 0, 0, 0, byte(i)}
+		arp := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, sender...)
+		arp = append(arp, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1)
+		arp = append(arp, sender...)
+		arp = append(arp, 10, 9, 0, byte(i), 0, 0, 0, 0, 0, 0, 10, 9, 0, 254)
+		e.Packet(arp, analyze.Meta{Frame: uint64(i + 2), Time: base.Add(time.Duration(i) * time.Millisecond),
+			Length: len(arp), LinkType: layers.LinkTypeEthernet})
+	}
+	r := e.Finish()
+	skipped, ok := findingOf(r, finding.UnsupportedLinkType)
+	if !ok || r.Stats.Unsupported != 1 || len(skipped.Evidence) != 1 || skipped.Evidence[0] != 1 {
+		t.Errorf("unsupported-link-type %+v, stats %d", skipped, r.Stats.Unsupported)
+	}
+	evicted, ok := findingOf(r, finding.StateEvicted)
+	if !ok || r.Stats.Evicted.Bindings < 84 || len(r.Bindings) > 16 || !strings.Contains(evicted.Message, "ARP bindings") {
+		t.Errorf("state-evicted %+v, evicted %d, %d bindings", evicted, r.Stats.Evicted.Bindings, len(r.Bindings))
 	}
 }
