@@ -88,7 +88,18 @@ func New(cfg Config, store *finding.Store) *Table {
 	if cfg.FlipWindow == 0 {
 		cfg.FlipWindow = 10 * time.Minute
 	}
-	return &Table{cfg: cfg, tab: table.New[Key, Binding](cfg.Limit), store: store}
+	return &Table{cfg: cfg, tab: table.NewHashed[Key, Binding](cfg.Limit, hashKey), store: store}
+}
+
+// hashKey spreads bindings over the table's cache of recent keys: an ARP
+// frame then costs one compare instead of hashing Key, a struct with
+// padding and a netip.Addr, which the map does field by field (measured
+// at a fifth of an ARP frame's cost). IPv6 keys do not occur (Observe
+// takes IPv4 senders only) and would only share cache entries.
+func hashKey(k Key) uint64 {
+	ip := k.IP.As16()
+	v := uint64(ip[12])<<24 | uint64(ip[13])<<16 | uint64(ip[14])<<8 | uint64(ip[15])
+	return (v*0x9e3779b97f4a7c15 ^ uint64(k.VLAN)*0xc2b2ae3d27d4eb4f) >> 52
 }
 
 // Observe learns the binding that the ARP message in f announces: the
