@@ -2,6 +2,8 @@ package frame_test
 
 import (
 	"bytes"
+	"encoding/binary"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
 	"github.com/nlbprobe/nlbprobe/fixtures"
@@ -18,8 +21,9 @@ import (
 // exactly the frames Decode's plain fast path decodes, and give the same
 // Frame.
 type plainChecker struct {
-	dec, ref *frame.Decoder
-	plain    int
+	dec, ref  *frame.Decoder
+	plain     int
+	plainIPv4 int // frames PlainIPv4 took
 }
 
 func newPlainChecker() *plainChecker {
@@ -28,6 +32,9 @@ func newPlainChecker() *plainChecker {
 
 func (c *plainChecker) check(t testing.TB, name string, lt layers.LinkType, data []byte, wireLen int) {
 	t.Helper()
+	if lt == layers.LinkTypeEthernet {
+		c.checkPlainIPv4(t, name, data, wireLen)
+	}
 	got, ok := c.dec.DecodePlain(lt, data, wireLen)
 	want := lt == layers.LinkTypeEthernet && c.ref.DecodedPlain(data, wireLen)
 	if ok != want {
@@ -39,6 +46,37 @@ func (c *plainChecker) check(t testing.TB, name string, lt layers.LinkType, data
 	c.plain++
 	if d := sameFrame(got, c.ref.Decode(lt, data, wireLen)); d != "" {
 		t.Fatalf("%s (% x): DecodePlain and Decode differ: %s", name, data[:min(len(data), 48)], d)
+	}
+}
+
+// checkPlainIPv4 checks what PlainIPv4 promises of a frame it takes
+// against Decode, and that DecodePlain takes it too.
+func (c *plainChecker) checkPlainIPv4(t testing.TB, name string, data []byte, wireLen int) {
+	t.Helper()
+	ipOff, vlan, ok := c.dec.PlainIPv4(data, wireLen)
+	if !ok {
+		return
+	}
+	c.plainIPv4++
+	if _, plain := c.ref.DecodePlain(layers.LinkTypeEthernet, data, wireLen); !plain {
+		t.Fatalf("%s (% x): PlainIPv4 takes it, DecodePlain does not", name, data[:min(len(data), 48)])
+	}
+	f := c.ref.Decode(layers.LinkTypeEthernet, data, wireLen)
+	want := frame.Frame{Kind: frame.KindIPv4, Status: frame.OK, DstKnown: true,
+		Dst: addr.MAC(data[0:6]), Src: addr.MAC(data[6:12]), EtherType: layers.EthernetTypeIPv4}
+	if len(data) < wireLen {
+		want.Status = frame.Truncated
+	}
+	if ipOff == 18 {
+		want.Tags, want.VLAN = 1, frame.MakeVLAN(binary.BigEndian.Uint16(data[14:])&0x0fff, 0)
+	}
+	want.IPv4.Src = netip.AddrFrom4([4]byte(data[ipOff+12:]))
+	want.IPv4.Dst = netip.AddrFrom4([4]byte(data[ipOff+16:]))
+	want.IPv4.Protocol = layers.IPProtocol(data[ipOff+9])
+	if f.Kind != want.Kind || f.Status != want.Status || f.Reason != frame.ReasonNone || f.Err != nil ||
+		f.DstKnown != want.DstKnown || f.Dst != want.Dst || f.Src != want.Src || f.EtherType != want.EtherType ||
+		f.Tags != want.Tags || f.VLAN != want.VLAN || vlan != f.VLAN || f.IPv4 != want.IPv4 {
+		t.Fatalf("%s (% x): PlainIPv4 at %d promises %+v, Decode gives %+v", name, data[:min(len(data), 48)], ipOff, want, *f)
 	}
 }
 
@@ -64,15 +102,15 @@ func TestDecodePlainIsDecode(t *testing.T) {
 				c.check(t, name+" short", r.LinkType, r.Data[:n], n)
 			}
 		}
-		if c.plain == 0 {
-			t.Fatal("no frame took the plain path")
+		if c.plain == 0 || c.plainIPv4 == 0 {
+			t.Fatalf("frames that took the plain path: %d, PlainIPv4: %d", c.plain, c.plainIPv4)
 		}
 	})
 	t.Run("shared corpus", func(t *testing.T) {
 		c := newPlainChecker()
 		forEachCorpusFrame(t, func(name string, r record) { c.check(t, name, r.link, r.data, r.wireLen) })
-		if c.plain < 1000 {
-			t.Errorf("DecodePlain took only %d corpus frames", c.plain)
+		if c.plain < 1000 || c.plainIPv4 < 1000 {
+			t.Errorf("DecodePlain took only %d corpus frames, PlainIPv4 %d", c.plain, c.plainIPv4)
 		}
 	})
 }
