@@ -111,7 +111,7 @@ func New(cfg Config, store *finding.Store) *Tables {
 		cfg.VLANLimit = 4096
 	}
 	return &Tables{
-		members:  table.New[MemberKey, Membership](cfg.MemberLimit),
+		members:  table.NewHashed[MemberKey, Membership](cfg.MemberLimit, hashMember),
 		queriers: table.New[QuerierKey, Querier](cfg.QuerierLimit),
 		vlans:    table.New[frame.VLAN, vlanState](cfg.VLANLimit),
 		store:    store,
@@ -144,6 +144,15 @@ func (t *Tables) Observe(f *frame.Frame, now int64, n uint64) {
 			}
 		}
 	}
+}
+
+// hashMember spreads memberships over the members table's cache of recent
+// keys, so that a report costs one compare rather than the map's hashing
+// of a 12-byte struct.
+func hashMember(k MemberKey) uint64 {
+	g := uint64(k.Group[0])<<24 | uint64(k.Group[1])<<16 | uint64(k.Group[2])<<8 | uint64(k.Group[3])
+	m := uint64(k.Member[0])<<24 | uint64(k.Member[1])<<16 | uint64(k.Member[2])<<8 | uint64(k.Member[3])
+	return ((g<<32|m)*0x9e3779b97f4a7c15 ^ uint64(k.VLAN)*0xc2b2ae3d27d4eb4f) >> 52
 }
 
 func isMulticast(g [4]byte) bool { return g[0] >= 224 && g[0] <= 239 }
