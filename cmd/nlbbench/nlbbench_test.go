@@ -189,3 +189,24 @@ func TestUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestExtrapolate checks the estimate of tshark's time on the whole
+// capture: start-up once, then the slope between the two slices.
+func TestExtrapolate(t *testing.T) {
+	startup := result{tool: toolTshark, frames: 100, elapsed: 400 * time.Millisecond}
+	slice := result{tool: toolTshark, frames: 50_100, elapsed: 1400 * time.Millisecond, maxRSS: 7}
+	got := extrapolate(startup, slice, 5_000_100)
+	// 20 us a frame: 0.4 s + 5,000,000 * 20 us = 100.4 s.
+	if !got.estimated || got.frames != 5_000_100 || got.elapsed != 100400*time.Millisecond || got.maxRSS != 7 {
+		t.Errorf("extrapolate = %+v, want 5,000,100 frames in 100.4 s, estimated", got)
+	}
+	// Noise that makes the slice no slower than the start-up: the mean.
+	slow := result{tool: toolTshark, frames: 100, elapsed: 2 * time.Second}
+	if got := extrapolate(slow, slice, 5_000_100); got.elapsed.Round(time.Millisecond) != 139723*time.Millisecond {
+		t.Errorf("extrapolate with a useless slope: %v, want the slice's mean scaled (139.723 s)", got.elapsed)
+	}
+	// A capture no larger than the slice: the slice's own time.
+	if got := extrapolate(startup, slice, 50_100); got.estimated || got.elapsed != slice.elapsed {
+		t.Errorf("extrapolate to the slice itself = %+v", got)
+	}
+}

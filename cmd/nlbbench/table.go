@@ -16,6 +16,31 @@ type result struct {
 	elapsed time.Duration // wall time
 	maxRSS  int64         // peak resident set, bytes
 	skipped string        // why the tool did not run, if it did not
+	// estimated says that elapsed is extrapolated to frames from shorter
+	// runs (extrapolate), not measured.
+	estimated bool
+}
+
+// extrapolate estimates the wall time of a tool on frames frames from two
+// runs on leading slices of the capture, startup on a few frames and slice
+// on more: the tool's start-up (tshark's is about 0.4 s, its dissector
+// tables) is paid once, so the time per frame is the slope between the
+// two runs, not slice's mean, which would charge the start-up again for
+// every slice's worth of frames. When noise makes the slope useless, the
+// mean is taken (start-up included, the tool's favour).
+func extrapolate(startup, slice result, frames uint64) result {
+	est := slice
+	est.frames, est.estimated = frames, true
+	if frames <= slice.frames || slice.frames <= startup.frames {
+		est.frames, est.estimated = slice.frames, false
+		return est
+	}
+	perFrame := float64(slice.elapsed-startup.elapsed) / float64(slice.frames-startup.frames)
+	if perFrame <= 0 {
+		perFrame = float64(slice.elapsed) / float64(slice.frames)
+	}
+	est.elapsed = slice.elapsed + time.Duration(perFrame*float64(frames-slice.frames))
+	return est
 }
 
 // fps returns frames per second.
@@ -68,8 +93,12 @@ func writeRound(w io.Writer, round int, results []result) {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t  skipped: %s\n", r.tool, r.skipped)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%s\t%.1f\t%s\t\n", r.tool, r.frames, r.elapsed.Seconds(),
-			humanRate(r.fps()), r.nsPerFrame(), mib(r.maxRSS))
+		note := ""
+		if r.estimated {
+			note = "  extrapolated"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%s\t%.1f\t%s\t%s\n", r.tool, r.frames, r.elapsed.Seconds(),
+			humanRate(r.fps()), r.nsPerFrame(), mib(r.maxRSS), note)
 	}
 	tw.Flush()
 }
