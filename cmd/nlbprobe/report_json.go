@@ -7,8 +7,11 @@ import (
 	"io"
 	"maps"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
 )
@@ -73,19 +76,75 @@ func writeReportJSON(w io.Writer, r *analyze.Report, indent bool, prefix map[str
 			continue
 		}
 		bw.WriteString("[" + nl)
-		for j := 0; j < fv.Len(); j++ {
+		err := encodeInOrder(fv.Len(), func(j int) ([]byte, error) {
+			return marshal(fv.Index(j).Interface(), in2)
+		}, func(j int, b []byte) {
 			if j > 0 {
 				bw.WriteString("," + nl)
 			}
-			b, err := marshal(fv.Index(j).Interface(), in2)
-			if err != nil {
-				return fmt.Errorf("encode %s: %w", name, err)
-			}
 			bw.WriteString(in2)
 			bw.Write(b)
+		})
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", name, err)
 		}
 		bw.WriteString(nl + in1 + "]")
 	}
 	bw.WriteString(nl + "}\n")
 	return bw.Flush()
+}
+
+// encodeWindow is how many elements of a list encodeInOrder holds encoded
+// at once: enough to keep every core busy between two writes, few enough
+// that a list of 65,536 bindings is never in memory encoded as a whole.
+const encodeWindow = 256
+
+// encodeInOrder encodes the n elements of a list with encode, on every
+// core, and hands them to write in order. Encoding dominates writing a
+// large report (a 5M-frame mix: 2,150 bindings and 71 IGMP groups of
+// thousands of members, 3.7 MB of JSON, ~35 ms on one core of the 2-core
+// test machine); elements are independent, so the work splits by element,
+// a window at a time.
+func encodeInOrder(n int, encode func(int) ([]byte, error), write func(int, []byte)) error {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers < 2 {
+		for j := range n {
+			b, err := encode(j)
+			if err != nil {
+				return err
+			}
+			write(j, b)
+		}
+		return nil
+	}
+	out := make([][]byte, min(n, encodeWindow))
+	errs := make([]error, len(out))
+	for lo := 0; lo < n; lo += encodeWindow {
+		hi := min(lo+encodeWindow, n)
+		// Elements vary in size (an IGMP group may hold one member or
+		// thousands), so workers take the next one as they finish.
+		var next atomic.Int64
+		next.Store(int64(lo))
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for {
+					j := int(next.Add(1) - 1)
+					if j >= hi {
+						return
+					}
+					out[j-lo], errs[j-lo] = encode(j)
+				}
+			})
+		}
+		wg.Wait()
+		for j := lo; j < hi; j++ {
+			if err := errs[j-lo]; err != nil {
+				return err
+			}
+			write(j, out[j-lo])
+			out[j-lo] = nil
+		}
+	}
+	return nil
 }
