@@ -339,8 +339,8 @@ func (d *Decoder) DecodePlain(lt layers.LinkType, data []byte, wireLen int) (*Fr
 // and Status Truncated when len(data) < wireLen, OK otherwise. A caller
 // that needs only those (the read pipeline's sums, analyze.Batch) can then
 // skip even the fast path's filling of a Frame: a handful of byte compares
-// a frame. TestPlainIPv4 checks that claim against Decode on every frame
-// it has.
+// a frame. TestDecodePlainIsDecode and FuzzDecodePlainIsDecode check that
+// claim against Decode on every frame they have.
 func (d *Decoder) PlainIPv4(data []byte, wireLen int) (ipOff int, vlan VLAN, ok bool) {
 	ipOff = 14
 	if len(data) < 34 {
