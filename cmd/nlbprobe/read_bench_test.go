@@ -6,9 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/capture"
@@ -74,8 +72,12 @@ func BenchmarkFeed(b *testing.B) {
 			// CPU time per frame, both goroutines together: what the
 			// pipeline can at best halve with two cores, and steadier
 			// than the time per op on a shared machine.
-			cpuStart := cpuTime(b)
-			defer func() { b.ReportMetric(float64(cpuTime(b)-cpuStart)/float64(b.N), "cpu-ns/frame") }()
+			if cpuStart, ok := cpuTime(b); ok {
+				defer func() {
+					cpuEnd, _ := cpuTime(b)
+					b.ReportMetric(float64(cpuEnd-cpuStart)/float64(b.N), "cpu-ns/frame")
+				}()
+			}
 			for done := 0; done < b.N; done += int(frames) {
 				src, err := capture.OpenFiles([]string{path})
 				if err != nil {
@@ -104,36 +106,4 @@ func countFrames(b *testing.B, path string) uint64 {
 		n += uint64(batch.Len())
 	}
 	return n
-}
-
-// cpuTime returns the user and system time the process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// BenchmarkReportJSON measures writing the report of the mixed capture as
-// read --json does (the indented JSON, to io.Discard). One op is one
-// report.
-func BenchmarkReportJSON(b *testing.B) {
-	path := benchPath(b)
-	src, err := capture.OpenFiles([]string{path})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer src.Close()
-	e := analyze.New(analyze.Options{})
-	if _, err := feedFiles(context.Background(), src, e, true); err != nil {
-		b.Fatal(err)
-	}
-	r := e.Finish()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := writeReportJSON(io.Discard, r, true, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
