@@ -10,6 +10,7 @@
 package arp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -98,8 +99,7 @@ func New(cfg Config, store *finding.Store) *Table {
 // takes IPv4 senders only) and would only share cache entries.
 func hashKey(k Key) uint64 {
 	ip := k.IP.As16()
-	v := uint64(ip[12])<<24 | uint64(ip[13])<<16 | uint64(ip[14])<<8 | uint64(ip[15])
-	return (v*0x9e3779b97f4a7c15 ^ uint64(k.VLAN)*0xc2b2ae3d27d4eb4f) >> 52
+	return table.HashPair(uint64(binary.BigEndian.Uint32(ip[12:])), uint64(k.VLAN))
 }
 
 // Observe learns the binding that the ARP message in f announces: the

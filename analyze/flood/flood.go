@@ -74,7 +74,7 @@ func New(limit int) *Table {
 // the table's recent-slot cache: most frames of a busy link go to a few
 // dozen cluster MACs, and this finds their counter without a map lookup.
 func hashKey(k key) uint64 {
-	return (k.mac*0x9e3779b97f4a7c15 ^ uint64(k.vlan)*0xc2b2ae3d27d4eb4f) >> 52
+	return table.HashPair(k.mac, uint64(k.vlan))
 }
 
 // Count adds a frame of wireLen bytes to cluster MAC dst on vlan. dstIP is

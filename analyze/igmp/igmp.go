@@ -6,6 +6,7 @@
 package igmp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -150,9 +151,8 @@ func (t *Tables) Observe(f *frame.Frame, now int64, n uint64) {
 // keys, so that a report costs one compare rather than the map's hashing
 // of a 12-byte struct.
 func hashMember(k MemberKey) uint64 {
-	g := uint64(k.Group[0])<<24 | uint64(k.Group[1])<<16 | uint64(k.Group[2])<<8 | uint64(k.Group[3])
-	m := uint64(k.Member[0])<<24 | uint64(k.Member[1])<<16 | uint64(k.Member[2])<<8 | uint64(k.Member[3])
-	return ((g<<32|m)*0x9e3779b97f4a7c15 ^ uint64(k.VLAN)*0xc2b2ae3d27d4eb4f) >> 52
+	g, m := binary.BigEndian.Uint32(k.Group[:]), binary.BigEndian.Uint32(k.Member[:])
+	return table.HashPair(uint64(g)<<32|uint64(m), uint64(k.VLAN))
 }
 
 func isMulticast(g [4]byte) bool { return g[0] >= 224 && g[0] <= 239 }

@@ -123,8 +123,7 @@ type Tracker struct {
 // a struct holding a netip.Addr.
 func hashCluster(k ClusterKey) uint64 {
 	ip := k.IP.As16()
-	v := uint64(ip[12])<<24 | uint64(ip[13])<<16 | uint64(ip[14])<<8 | uint64(ip[15])
-	return (v*0x9e3779b97f4a7c15 ^ uint64(k.VLAN)*0xc2b2ae3d27d4eb4f) >> 52
+	return table.HashPair(uint64(binary.BigEndian.Uint32(ip[12:])), uint64(k.VLAN))
 }
 
 // New returns a Tracker that raises findings in store.

@@ -49,15 +49,25 @@ func New[K comparable, V any](limit int) *Table[K, V] {
 
 // recentSize is the number of entries of a NewHashed table's cache: 16
 // KiB of slot numbers, which keeps a few hundred busy keys apart.
-const recentSize = 4096
+const (
+	recentBits = 12
+	recentSize = 1 << recentBits
+)
+
+// HashPair is a hash for NewHashed made of two words of a key (an IPv4
+// address or a MAC, and a VLAN): a multiplicative mix of both, of which it
+// keeps the top bits, the best mixed, as many as the cache has entries.
+func HashPair(a, b uint64) uint64 {
+	return (a*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f) >> (64 - recentBits)
+}
 
 // NewHashed returns a Table like New with, in front of its map, a
 // direct-mapped cache of the slots of recently used keys, indexed by hash.
 // For tables looked up on nearly every frame with a few hot keys (the
 // cluster MACs of the flood counter), a hit costs the hash and one compare
 // instead of the map's hashing and probing of a struct key. hash must be
-// cheap and spread its keys over the low 12 bits; it need not be
-// collision-free (a collision only costs a map lookup).
+// cheap and spread its keys over the low 12 bits, as HashPair does; it
+// need not be collision-free (a collision only costs a map lookup).
 func NewHashed[K comparable, V any](limit int, hash func(K) uint64) *Table[K, V] {
 	t := New[K, V](limit)
 	t.hash = hash

@@ -177,3 +177,30 @@ func BenchmarkUpsert(b *testing.B) {
 		})
 	}
 }
+
+// TestHashPairSpreads checks what NewHashed asks of a hash, for HashPair:
+// values within the cache, and keys that differ in a few low bits (a run
+// of IPv4 addresses, or of VLANs) spread over most of its entries.
+func TestHashPairSpreads(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		key  func(i int) (uint64, uint64)
+	}{
+		{"IPv4 run on one VLAN", func(i int) (uint64, uint64) { return 0x0a000000 + uint64(i), 100 }},
+		{"one address on many VLANs", func(i int) (uint64, uint64) { return 0x0a000001, uint64(i) }},
+		{"MACs 02:bf:0a:80:x:y", func(i int) (uint64, uint64) { return 0x02bf0a800000 + uint64(i), 0 }},
+	} {
+		used := map[uint64]bool{}
+		for i := range recentSize {
+			h := HashPair(c.key(i))
+			if h >= recentSize {
+				t.Fatalf("%s: HashPair = %d, beyond the cache's %d entries", c.name, h, recentSize)
+			}
+			used[h] = true
+		}
+		// Random placement would fill 1-1/e of the entries (63%).
+		if len(used) < recentSize/2 {
+			t.Errorf("%s: %d keys fill %d of %d cache entries", c.name, recentSize, len(used), recentSize)
+		}
+	}
+}
