@@ -179,14 +179,15 @@ func (b *Batch) addPlainIPv4(c *plainCounts, data []byte, ipOff int, vlan frame.
 		c.tagged++
 	}
 	dst := (*addr.MAC)(data[0:6])
-	// floodDst: unicast IPv4 to a cluster-form MAC counts, multicast
-	// (224/4) does not.
-	ip := data[ipOff:]
-	if !addr.IsClusterForm(dst) || ip[16]&0xf0 == 0xe0 {
+	if !addr.IsClusterForm(dst) {
+		return
+	}
+	dstIP, counts := floodDst(frame.KindIPv4, netip.AddrFrom4([4]byte(data[ipOff+16:ipOff+20])))
+	if !counts {
 		return
 	}
 	c.clusterMAC++
-	if !b.deltas.Count(vlan, dst, wireLen, netip.AddrFrom4([4]byte(ip[16:20])), now, frameNo) {
+	if !b.deltas.Count(vlan, dst, wireLen, dstIP, now, frameNo) {
 		b.full = true
 	}
 }

@@ -228,11 +228,11 @@ func (e *Engine) plainIPv4(data []byte, ipOff int, vlan frame.VLAN, frameNo uint
 	if ipOff > 14 {
 		s.Protocols.VLANTagged++
 	}
-	// floodDst: unicast IPv4 to a cluster-form MAC counts, multicast
-	// (224/4) does not.
-	if dst, ip := (*addr.MAC)(data[0:6]), data[ipOff:]; addr.IsClusterForm(dst) && ip[16]&0xf0 != 0xe0 {
-		s.Protocols.ClusterMAC++
-		e.flood.CountTo(vlan, dst, wireLen, false, netip.AddrFrom4([4]byte(ip[16:20])), now, frameNo)
+	if dst := (*addr.MAC)(data[0:6]); addr.IsClusterForm(dst) {
+		if dstIP, counts := floodDst(frame.KindIPv4, netip.AddrFrom4([4]byte(data[ipOff+16:ipOff+20]))); counts {
+			s.Protocols.ClusterMAC++
+			e.flood.CountTo(vlan, dst, wireLen, false, dstIP, now, frameNo)
+		}
 	}
 	s.Protocols.IPv4++
 }
