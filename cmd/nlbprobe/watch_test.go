@@ -312,6 +312,24 @@ func TestEvidenceWriter(t *testing.T) {
 	}
 }
 
+// scrapeHandler serves m's metrics over HTTP, as --metrics-listen does,
+// and returns the page a Prometheus scrape gets.
+func scrapeHandler(t *testing.T, m *metrics) string {
+	t.Helper()
+	srv := httptest.NewServer(m.handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
 // TestMetricsScrape publishes a snapshot of the flooding scenario and
 // scrapes it over HTTP as Prometheus would.
 func TestMetricsScrape(t *testing.T) {
@@ -320,15 +338,7 @@ func TestMetricsScrape(t *testing.T) {
 	snap := e.Snapshot()
 	at := snap.Capture.End
 	m.publish(snap, capture.LiveStats{Received: 10, Dropped: 3, Freezes: 1}, protocolBytes{ipv4: 1234}, at)
-	srv := httptest.NewServer(m.handler())
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	page := string(body)
+	page := scrapeHandler(t, m)
 	if len(snap.Flood) == 0 || len(snap.Clusters) == 0 {
 		t.Fatalf("the scenario gave no flood or cluster: %+v", snap)
 	}
@@ -369,18 +379,11 @@ func TestMetricsCardinality(t *testing.T) {
 	}
 	m := newMetrics("eth1", "span")
 	m.publish(r, capture.LiveStats{}, protocolBytes{}, time.Now())
-	srv := httptest.NewServer(m.handler())
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if got := strings.Count(string(body), "nlbprobe_cluster_mac_frames_total{"); got != maxSeries {
+	page := scrapeHandler(t, m)
+	if got := strings.Count(page, "nlbprobe_cluster_mac_frames_total{"); got != maxSeries {
 		t.Errorf("%d cluster-MAC series, want %d", got, maxSeries)
 	}
-	if got := metricValue(string(body), "nlbprobe_metrics_series_omitted"); got != 10 {
+	if got := metricValue(page, "nlbprobe_metrics_series_omitted"); got != 10 {
 		t.Errorf("omitted %v, want 10", got)
 	}
 }
