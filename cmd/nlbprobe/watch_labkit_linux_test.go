@@ -209,15 +209,7 @@ type labReport struct {
 		IP      string `json:"ip"`
 		Queries uint64 `json:"queries"`
 	} `json:"igmp_queriers"`
-	Flood []struct {
-		MAC        string  `json:"mac"`
-		Frames     uint64  `json:"frames"`
-		Heartbeats uint64  `json:"heartbeats"`
-		FPS        float64 `json:"frames_per_second"`
-		PeakFPS    uint64  `json:"peak_frames_per_second"`
-		Verdict    string  `json:"verdict"`
-		Basis      string  `json:"basis"`
-	} `json:"flood"`
+	Flood    []labFlood   `json:"flood"`
 	Findings []labFinding `json:"findings"`
 	Stats    struct {
 		Frames      uint64 `json:"frames"`
@@ -282,8 +274,8 @@ func (r *labReport) kinds() map[string]int {
 	return out
 }
 
-// flood returns the cluster-MAC traffic entry for mac.
-func (r *labReport) flood(mac string) (f struct {
+// labFlood is one cluster MAC's entry of the report's flood list.
+type labFlood struct {
 	MAC        string  `json:"mac"`
 	Frames     uint64  `json:"frames"`
 	Heartbeats uint64  `json:"heartbeats"`
@@ -291,7 +283,10 @@ func (r *labReport) flood(mac string) (f struct {
 	PeakFPS    uint64  `json:"peak_frames_per_second"`
 	Verdict    string  `json:"verdict"`
 	Basis      string  `json:"basis"`
-}, ok bool) {
+}
+
+// flood returns the cluster-MAC traffic entry for mac.
+func (r *labReport) flood(mac string) (f labFlood, ok bool) {
 	for _, e := range r.Flood {
 		if e.MAC == mac {
 			return e, true
