@@ -44,12 +44,12 @@ var tsharkFields = []string{
 	"msnlb.cluster_ip", "msnlb.host_ip", "msnlb.unique_host_id",
 }
 
-// toolCommand returns the program and arguments of tool; its standard
-// output goes to /dev/null.
 // startupSliceFrames is the size of the slice that measures tshark's
 // start-up: a few frames of each kind, next to nothing to dissect.
 const startupSliceFrames = 100
 
+// toolCommand returns the program and arguments of tool; its standard
+// output goes to /dev/null.
 func toolCommand(tool, nlbprobe, file, slice string) (string, []string) {
 	switch tool {
 	case toolNLBProbe:
