@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -61,6 +62,14 @@ func checkSplit(t *testing.T, recs []testcapture.Record, opts analyze.Options, n
 			t.Fatalf("batches of %d, after frame %d: clock at %v, want %v", n, lo+len(chunk), got, want)
 		}
 	}
+	sameReport(t, fmt.Sprintf("batches of %d", n), e, ref)
+	return res
+}
+
+// sameReport fails t unless e, fed in batches, finishes with the report of
+// ref, fed frame by frame, to the byte; it shows where they part.
+func sameReport(t *testing.T, what string, e, ref *analyze.Engine) {
+	t.Helper()
 	got, err := json.Marshal(e.Finish())
 	if err != nil {
 		t.Fatal(err)
@@ -74,10 +83,9 @@ func checkSplit(t *testing.T, recs []testcapture.Record, opts analyze.Options, n
 		for i < min(len(got), len(want)) && got[i] == want[i] {
 			i++
 		}
-		t.Fatalf("batches of %d: the report differs from frame by frame at byte %d:\n got  ...%s\n want ...%s",
-			n, i, got[max(i-200, 0):min(i+200, len(got))], want[max(i-200, 0):min(i+200, len(want))])
+		t.Fatalf("%s: the report differs from frame by frame at byte %d:\n got  ...%s\n want ...%s",
+			what, i, got[max(i-200, 0):min(i+200, len(got))], want[max(i-200, 0):min(i+200, len(want))])
 	}
-	return res
 }
 
 // mixedRecords returns the frames of a mixed capture of n frames.
@@ -254,17 +262,7 @@ func TestBatchEvictionOrder(t *testing.T) {
 			}
 		}
 	}
-	got, err := json.Marshal(e.Finish())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := json.Marshal(ref.Finish())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("the report differs from frame by frame:\n got  %s\n want %s", got, want)
-	}
+	sameReport(t, "crafted batches", e, ref)
 }
 
 // TestBatchAllocs proves the split allocates nothing per frame in steady
