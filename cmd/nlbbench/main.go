@@ -3,7 +3,7 @@
 // per round with their median.
 //
 //	go run ./cmd/nlbbench [--frames N] [--seed S] [--file PATH] [--rounds R]
-//	                      [--tshark-frames N] [--keep]
+//	                      [--tshark-rounds T] [--tshark-frames N] [--keep]
 //
 // It builds nlbprobe, generates the speed issue's mixed capture with the
 // fixture generator (fixtures.WriteMixed: 70% client frames to cluster
@@ -13,17 +13,21 @@
 //
 //	nlbprobe read --json FILE > /dev/null      full analysis and report
 //	tcpdump -r FILE -w /dev/null 'arp or igmp or ether proto 0x886f'
-//	tshark -n -r SLICE -T fields -e ... > /dev/null   the fields nlbprobe reports
+//	tshark -n -r FILE -T fields -e ... > /dev/null   the fields nlbprobe reports
 //	cat FILE > /dev/null                        the floor: reading the file
 //
-// tshark is about a thousand times slower, so it reads a slice of the
-// first --tshark-frames frames, and the first 100 frames for its start-up
-// (about 0.4 s); its time on the whole capture is extrapolated from the two
-// runs: start-up once, plus the time per frame between them. Scaling the
-// slice's mean instead would charge the start-up again for every slice's
-// worth of frames and flatter nlbprobe by a third. A tool that is not installed is reported and
-// skipped. Wall time is measured around each process, peak RSS is the
-// child's ru_maxrss. Exit status: 0 done, 1 a tool failed, 2 usage error.
+// tshark is thousands of times slower (minutes and gigabytes on 5,000,000
+// frames), so it runs only in the first --tshark-rounds rounds; the other
+// rounds compare their nlbprobe run with the median of tshark's. It reads
+// the whole capture: its time per frame grows with the capture, as it
+// keeps every frame's state, so a slice scaled up would flatter it.
+// --tshark-frames N makes it read the first N frames instead, and the
+// first 100 for its start-up (about 0.4 s), its time on the whole capture
+// extrapolated from the two runs: start-up once, plus the time per frame
+// between them (an estimate, marked so). A tool that is not installed is
+// reported and skipped. Wall time is measured around each process, peak
+// RSS is GNU time's %M (or the child's ru_maxrss). Exit status: 0 done, 1
+// a tool failed, 2 usage error.
 package main
 
 import (

@@ -177,6 +177,8 @@ func TestUsage(t *testing.T) {
 		{"help", []string{"--help"}, 0, "Usage: go run ./cmd/nlbbench"},
 		{"bad flag", []string{"--nope"}, 2, "unknown flag"},
 		{"zero rounds", []string{"--rounds", "0"}, 2, "must be positive"},
+		{"zero tshark rounds", []string{"--tshark-rounds", "0"}, 2, "must be positive"},
+		{"negative slice", []string{"--tshark-frames", "-1"}, 2, "0 or more"},
 		{"an argument", []string{"file.pcap"}, 2, "no arguments"},
 	}
 	for _, tt := range tests {
@@ -208,5 +210,48 @@ func TestExtrapolate(t *testing.T) {
 	// A capture no larger than the slice: the slice's own time.
 	if got := extrapolate(startup, slice, 50_100); got.estimated || got.elapsed != slice.elapsed {
 		t.Errorf("extrapolate to the slice itself = %+v", got)
+	}
+}
+
+// TestMedianRun checks the tshark result of a round that does not run it
+// again: the median of the earlier runs, compared with that round's
+// nlbprobe, shown as not run, and left out of the tool's medians.
+func TestMedianRun(t *testing.T) {
+	runs := []result{
+		{tool: toolTshark, frames: 5_000_000, elapsed: 150 * time.Second, maxRSS: 7 << 30},
+		{tool: toolTshark, frames: 5_000_000, elapsed: 170 * time.Second, maxRSS: 8 << 30},
+		{tool: toolTshark, frames: 5_000_000, elapsed: 155 * time.Second, maxRSS: 9 << 30},
+	}
+	got := medianRun(runs)
+	if !got.reused || got.elapsed != 155*time.Second || got.maxRSS != 8<<30 || got.frames != 5_000_000 || got.tool != toolTshark {
+		t.Fatalf("medianRun = %+v, want tshark, 155 s, 8 GiB, reused", got)
+	}
+	if runs[0].reused {
+		t.Error("medianRun marked a run it was given")
+	}
+
+	nlb := func(d time.Duration) result {
+		return result{tool: toolNLBProbe, frames: 5_000_000, elapsed: d}
+	}
+	rounds := []map[string]result{
+		{toolNLBProbe: nlb(300 * time.Millisecond), toolTshark: runs[0]},
+		{toolNLBProbe: nlb(310 * time.Millisecond), toolTshark: got},
+	}
+	rows := ratios(rounds, []string{toolTshark})
+	if !rows[0].ok || len(rows[0].rounds) != 2 || math.Abs(rows[0].rounds[1]-500) > 1e-6 {
+		t.Errorf("ratio against the reused run: %+v, want 500 in round 2", rows[0])
+	}
+
+	var b bytes.Buffer
+	writeRound(&b, 2, []result{got})
+	if !strings.Contains(b.String(), "not run: the median of its runs above") {
+		t.Errorf("round table does not say tshark was not run:\n%s", b.String())
+	}
+	b.Reset()
+	writeMedians(&b, []map[string]result{{toolTshark: runs[0]}, {toolTshark: got}, {toolTshark: got}}, []string{toolTshark})
+	// Counted once, the one run: 150 s is 33,333 frames/s; with the reused
+	// 155 s counted too it would be 32,258.
+	if !strings.Contains(b.String(), "33,333") {
+		t.Errorf("medians count the reused run:\n%s", b.String())
 	}
 }

@@ -19,6 +19,25 @@ type result struct {
 	// estimated says that elapsed is extrapolated to frames from shorter
 	// runs (extrapolate), not measured.
 	estimated bool
+	// reused says that the tool did not run in this round: the result is
+	// the median of its runs in earlier rounds (medianRun).
+	reused bool
+}
+
+// medianRun stands for runs in a round that does not run the tool again:
+// their median time and peak RSS, marked reused.
+func medianRun(runs []result) result {
+	if len(runs) == 0 {
+		return result{skipped: "no run to reuse"}
+	}
+	var elapsed, rss []float64
+	for _, r := range runs {
+		elapsed = append(elapsed, float64(r.elapsed))
+		rss = append(rss, float64(r.maxRSS))
+	}
+	m := runs[0]
+	m.elapsed, m.maxRSS, m.reused = time.Duration(median(elapsed)), int64(median(rss)), true
+	return m
 }
 
 // extrapolate estimates the wall time of a tool on frames frames from two
@@ -94,7 +113,10 @@ func writeRound(w io.Writer, round int, results []result) {
 			continue
 		}
 		note := ""
-		if r.estimated {
+		switch {
+		case r.reused:
+			note = "  not run: the median of its runs above"
+		case r.estimated:
 			note = "  extrapolated"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%s\t%.1f\t%s\t%s\n", r.tool, r.frames, r.elapsed.Seconds(),
@@ -179,7 +201,7 @@ func writeMedians(w io.Writer, rounds []map[string]result, tools []string) {
 	for _, tool := range tools {
 		var fps, ns, rss []float64
 		for _, rs := range rounds {
-			if r, ok := rs[tool]; ok && r.skipped == "" {
+			if r, ok := rs[tool]; ok && r.skipped == "" && !r.reused {
 				fps = append(fps, r.fps())
 				ns = append(ns, r.nsPerFrame())
 				if r.maxRSS > 0 {
