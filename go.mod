@@ -3,6 +3,7 @@ module github.com/nlbprobe/nlbprobe
 go 1.26.8
 
 require (
+	github.com/go-json-experiment/json v1.27.2
 	github.com/gopacket/gopacket v1.7.7
 	github.com/spf13/pflag v1.1.0
 	github.com/vishvananda/netlink v1.3.1

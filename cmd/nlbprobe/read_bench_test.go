@@ -107,3 +107,26 @@ func countFrames(b *testing.B, path string) uint64 {
 	}
 	return n
 }
+
+// BenchmarkReportJSON measures writing the report of the mixed capture as
+// read --json does (the indented JSON, to io.Discard). One op is one
+// report.
+func BenchmarkReportJSON(b *testing.B) {
+	path := benchPath(b)
+	src, err := capture.OpenFiles([]string{path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	e := analyze.New(analyze.Options{})
+	if _, err := feedFiles(context.Background(), src, e, true); err != nil {
+		b.Fatal(err)
+	}
+	r := e.Finish()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := writeReportJSON(io.Discard, r, true, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
