@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/capture"
@@ -77,5 +78,35 @@ func TestPipelineSplitIsFeed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReceive checks the pipeline's polling receive: values in order, the
+// close seen, and a value sent after the polling has given up (the
+// goroutine then blocks) still received.
+func TestReceive(t *testing.T) {
+	c := make(chan int, 2)
+	c <- 1
+	c <- 2
+	for want := 1; want <= 2; want++ {
+		if v, ok := receive(c); !ok || v != want {
+			t.Fatalf("receive = %d, %v; want %d, true", v, ok, want)
+		}
+	}
+	late := 20 * spinWait
+	go func() {
+		time.Sleep(late)
+		c <- 3
+		close(c)
+	}()
+	start := time.Now()
+	if v, ok := receive(c); !ok || v != 3 {
+		t.Fatalf("receive of a late value = %d, %v; want 3, true", v, ok)
+	}
+	if waited := time.Since(start); waited < late {
+		t.Errorf("receive returned after %v, before the value was sent (%v)", waited, late)
+	}
+	if v, ok := receive(c); ok {
+		t.Errorf("receive on a closed channel = %d, true", v)
 	}
 }
