@@ -141,11 +141,25 @@ func TestNextBatchMatchesNext(t *testing.T) {
 	binary.LittleEndian.PutUint32(damaged[pcapRecordOffsets(t, damaged)[1500]+8:], 1<<30)
 	cut := pcap[:pcapRecordOffsets(t, pcap)[2999]+30]
 	cutInHeader := pcap[:pcapRecordOffsets(t, pcap)[2999]+7]
+	// Fractions of a second of a second or more (corrupt, yet read by
+	// libpcap and Wireshark), some overflowing the uint32 product.
+	overSecond := slices.Clone(pcap)
+	for i, off := range pcapRecordOffsets(t, overSecond)[100:110] {
+		binary.LittleEndian.PutUint32(overSecond[off+4:], 999_999+uint32(i)*1_000_000)
+	}
+	// Records above the 256 KiB read buffer, which grows for them, and
+	// one over the file's snaplen after them: the input ends there.
+	big := func(i, n int) testFrame {
+		return testFrame{ts: t0.Add(time.Duration(i) * time.Millisecond), data: ethFrame(5, i, n)}
+	}
+	overBigSnaplen := pcapBytes(t, false, 400_000, eth, []testFrame{big(0, 100), big(1, 290_000), big(2, 300_001), big(3, 100)})
+	binary.LittleEndian.PutUint32(overBigSnaplen[16:], 300_000)
 	tests := []struct {
 		name  string
 		files [][]byte
 	}{
 		{"pcap", [][]byte{pcap}},
+		{"pcap records above 256 KiB", [][]byte{overBigSnaplen}},
 		{"pcap nanoseconds big-endian", [][]byte{bigEndianPcap(t, pcapBytes(t, true, 65535, eth, fr(1, 2000)))}},
 		{"pcap gzip", [][]byte{gzipBytes(t, pcapBytes(t, false, 65535, eth, fr(2, 2000)))}},
 		{"pcap one packet", [][]byte{pcapBytes(t, false, 65535, eth, fr(0, 1))}},
@@ -154,6 +168,7 @@ func TestNextBatchMatchesNext(t *testing.T) {
 		{"pcap cut in a record", [][]byte{cut}},
 		{"pcap cut in a record header", [][]byte{cutInHeader}},
 		{"pcap records over the snaplen", [][]byte{pcapBytes(t, false, 100, eth, fr(3, 500))}},
+		{"pcap fractions of a second or more", [][]byte{overSecond}},
 		{"pcapng", [][]byte{pcapngBytes(t, []pcapgo.NgInterface{ngInterface(eth, 0)}, fr(4, 2000))}},
 		{"merge of three", [][]byte{pcap, damaged, gzipBytes(t, pcapBytes(t, false, 65535, eth, fr(2, 2000)))}},
 	}
