@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.frames, "frames", fixtures.DefaultMixedFrames, "frames of the generated capture")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the generated capture")
 	fs.StringVar(&o.file, "file", "", "capture to use: an existing file is used as it is; otherwise it is generated there and kept")
-	fs.IntVar(&o.rounds, "rounds", 3, "rounds of runs (each runs every tool once, in turn)")
+	fs.IntVar(&o.rounds, "rounds", 7, "rounds of runs (each runs every tool once, in turn; tshark only in the first --tshark-rounds)")
 	fs.IntVar(&o.tsharkFrames, "tshark-frames", 0, "frames of a leading slice tshark reads instead, its time on the whole capture extrapolated (quick, but flatters tshark); 0: the whole capture")
 	fs.IntVar(&o.tsharkRounds, "tshark-rounds", 1, "rounds that run tshark (minutes each on the whole capture); the other rounds compare with its median")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (the capture, the slice, the nlbprobe binary)")
