@@ -167,6 +167,9 @@ func (s *FileSource) pcapBatch(in *input, b *Batch) error {
 	}
 	var err error
 	for {
+		// index takes the record indexWhole stops at: it reads on for the
+		// batch's first, reports an invalid one, or ends the batch.
+		p.indexWhole(b)
 		var ok bool
 		if ok, err = p.index(b); err != nil || !ok {
 			break

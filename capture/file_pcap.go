@@ -159,6 +159,52 @@ func (p *pcapReader) index(b *Batch) (ok bool, err error) {
 	return true, nil
 }
 
+// recordHeader returns the fields of the record header at off, which must
+// be in the buffer: seconds, fraction of a second, captured and original
+// lengths.
+func (p *pcapReader) recordHeader(off int) (sec, frac, caplen, length uint32) {
+	hdr := p.buf[off : off+pcapRecordHeaderLen]
+	if p.bigEndian {
+		return binary.BigEndian.Uint32(hdr[0:]), binary.BigEndian.Uint32(hdr[4:]),
+			binary.BigEndian.Uint32(hdr[8:]), binary.BigEndian.Uint32(hdr[12:])
+	}
+	return binary.LittleEndian.Uint32(hdr[0:]), binary.LittleEndian.Uint32(hdr[4:]),
+		binary.LittleEndian.Uint32(hdr[8:]), binary.LittleEndian.Uint32(hdr[12:])
+}
+
+// indexWhole appends to b every record that lies whole in the buffer from
+// p.start on, as index would one by one, and stops at the first that does
+// not or whose length is invalid: index then reads on or reports it. It is
+// index's loop for a buffer just read, in one function: calling index and
+// peek for a record, each filling a header in memory, cost about as much
+// as the indexing itself (BenchmarkFileSourceBatch/pcap: 22-23 -> 19-22
+// ns a frame).
+func (p *pcapReader) indexWhole(b *Batch) {
+	start, lastStart := p.start, p.lastStart
+	for p.end-start >= pcapRecordHeaderLen {
+		sec, frac, caplen, length := p.recordHeader(start)
+		// peek's check, though a record over maxCaplen cannot lie whole
+		// in the buffer, which grows only to fit a record under it.
+		size := pcapRecordHeaderLen + int(caplen)
+		if caplen > p.maxCaplen || p.end-start < size {
+			break
+		}
+		// Filled in place, as index does (see there). The fraction is a
+		// uint32 product, as in peek; that peek normalises it below a
+		// second changes nothing in nanoseconds since the epoch.
+		b.Packets = append(b.Packets, BatchPacket{})
+		bp := &b.Packets[len(b.Packets)-1]
+		bp.Time = int64(sec)*1e9 + int64(frac*p.fracToNanos)
+		bp.Offset = uint32(start + pcapRecordHeaderLen)
+		bp.CaptureLength = caplen
+		bp.Length = length
+		bp.LinkType = p.linkType
+		lastStart = start
+		start += size
+	}
+	p.start, p.lastStart = start, lastStart
+}
+
 // pcapHeader is a record header, parsed.
 type pcapHeader struct {
 	sec, nsec      int64 // nsec in [0, 1e9)
@@ -181,19 +227,8 @@ func (p *pcapReader) peek(mayRead bool, h *pcapHeader) (ok bool, err error) {
 			return false, err
 		}
 	}
-	hdr := p.buf[p.start : p.start+pcapRecordHeaderLen]
 	var sec, frac uint32
-	if p.bigEndian {
-		sec = binary.BigEndian.Uint32(hdr[0:])
-		frac = binary.BigEndian.Uint32(hdr[4:])
-		h.caplen = binary.BigEndian.Uint32(hdr[8:])
-		h.length = binary.BigEndian.Uint32(hdr[12:])
-	} else {
-		sec = binary.LittleEndian.Uint32(hdr[0:])
-		frac = binary.LittleEndian.Uint32(hdr[4:])
-		h.caplen = binary.LittleEndian.Uint32(hdr[8:])
-		h.length = binary.LittleEndian.Uint32(hdr[12:])
-	}
+	sec, frac, h.caplen, h.length = p.recordHeader(p.start)
 	if h.caplen > p.maxCaplen {
 		return false, fmt.Errorf("captured length %d exceeds the snaplen %d", h.caplen, p.snaplen)
 	}
