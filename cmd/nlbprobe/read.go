@@ -295,17 +295,12 @@ const spinWait = 100 * time.Microsecond
 // receive returns the next value of c, as <-c does, but polls c for up to
 // spinWait first, yielding the processor between polls.
 func receive[T any](c <-chan T) (T, bool) {
-	deadline := time.Now().Add(spinWait)
-	for {
+	for deadline := time.Now().Add(spinWait); time.Now().Before(deadline); runtime.Gosched() {
 		select {
 		case v, ok := <-c:
 			return v, ok
 		default:
 		}
-		if time.Now().After(deadline) {
-			break
-		}
-		runtime.Gosched()
 	}
 	v, ok := <-c
 	return v, ok

@@ -3,11 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-
 	"fmt"
-	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
-	jsonv1 "github.com/go-json-experiment/json/v1"
 	"io"
 	"maps"
 	"reflect"
@@ -16,6 +12,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
 )
@@ -32,12 +32,13 @@ import (
 //
 // The values are encoded by encoding/json/v2 (its module mirror, which
 // Go 1.27 aliases to the standard library) with the v1 options, so that
-// the bytes stay those of encoding/json (but for invalid UTF-8, which both
-// replace by U+FFFD: v1 writes it escaped, v2 as it is): v2 writes the indentation and
-// the times as it goes, where v1 marshals, then re-scans its output to
-// indent it and every time.Time's MarshalJSON to check it. On the report
-// of the 5M-frame mix (3.7 MB) that halves the time: BenchmarkReportJSON
-// 19-21 -> 10-12 ms on two cores, 37-39 -> 11-18 ms on one.
+// the bytes stay those of encoding/json, but for invalid UTF-8, which both
+// replace by U+FFFD (v1 writes it escaped, v2 as it is). v2 writes the
+// indentation and the times as it goes, where v1 marshals, then re-scans
+// its output to indent it and every time.Time's MarshalJSON to check it.
+// On the report of the 5M-frame mix (3.7 MB) that halves the time:
+// BenchmarkReportJSON 19-21 -> 10-12 ms on two cores, 37-39 -> 11-18 ms
+// on one.
 func writeReportJSON(w io.Writer, r *analyze.Report, indent bool, prefix map[string]string) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	nl, in1, in2, colon := "", "", "", ":"
