@@ -173,9 +173,9 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return fmt.Errorf("start-up slice for tshark: %w", err)
 		}
 	}
-	for _, f := range []string{file, slice, startup} {
-		if f == "" {
-			continue
+	for i, f := range []string{file, slice, startup} {
+		if f == "" || i > 0 && f == file {
+			continue // no slices: tshark reads the file itself
 		}
 		if err := warm(f); err != nil {
 			return err
