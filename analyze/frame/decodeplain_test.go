@@ -1,10 +1,8 @@
 package frame_test
 
 import (
-	"bytes"
 	"encoding/binary"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -84,12 +82,8 @@ func (c *plainChecker) checkPlainIPv4(t testing.TB, name string, data []byte, wi
 // capture and each of its frames cut short, and on the shared corpus.
 func TestDecodePlainIsDecode(t *testing.T) {
 	t.Run("mixed capture", func(t *testing.T) {
-		var buf bytes.Buffer
-		if err := fixtures.WriteMixed(&buf, 5000, 11); err != nil {
-			t.Fatal(err)
-		}
 		path := filepath.Join(t.TempDir(), "mixed.pcap")
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		if err := fixtures.WriteMixedFile(path, 5000, 11); err != nil {
 			t.Fatal(err)
 		}
 		c := newPlainChecker()

@@ -284,19 +284,7 @@ func prepareCapture(o options, dir string, stdout io.Writer) (string, uint64, er
 		path = filepath.Join(dir, "mixed.pcap")
 	}
 	start := time.Now()
-	f, err := os.Create(path)
-	if err != nil {
-		return "", 0, err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	err = fixtures.WriteMixed(w, o.frames, o.seed)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err2 := f.Close(); err == nil {
-		err = err2
-	}
-	if err != nil {
+	if err := fixtures.WriteMixedFile(path, o.frames, o.seed); err != nil {
 		return "", 0, fmt.Errorf("generate %s: %w", path, err)
 	}
 	st, err := os.Stat(path)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"os"
@@ -24,19 +23,7 @@ func benchPath(b *testing.B) string {
 		return path
 	}
 	path := filepath.Join(b.TempDir(), "mixed.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	err = fixtures.WriteMixed(w, benchFrames, 1)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err2 := f.Close(); err == nil {
-		err = err2
-	}
-	if err != nil {
+	if err := fixtures.WriteMixedFile(path, benchFrames, 1); err != nil {
 		b.Fatal(err)
 	}
 	return path

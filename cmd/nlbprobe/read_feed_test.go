@@ -47,12 +47,8 @@ func TestFeedFilesIsFeed(t *testing.T) {
 // TestFeedFilesInterrupted cancels the context: the pipeline stops with
 // interrupted set, its reader stopped (the source can be used again).
 func TestFeedFilesInterrupted(t *testing.T) {
-	var mixed bytes.Buffer
-	if err := fixtures.WriteMixed(&mixed, 200000, 1); err != nil { // far more than the pipeline reads ahead
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "mixed.pcap")
-	if err := os.WriteFile(path, mixed.Bytes(), 0o644); err != nil {
+	if err := fixtures.WriteMixedFile(path, 200000, 1); err != nil { // far more than the pipeline reads ahead
 		t.Fatal(err)
 	}
 	for _, pipelined := range []bool{false, true} {

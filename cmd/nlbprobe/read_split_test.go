@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -50,12 +49,8 @@ func jsonReport(t *testing.T, paths []string, read func(*capture.FileSource, *an
 // pcapng, gzip): the JSON report must be byte for byte the one of feed,
 // packet by packet on one goroutine.
 func TestPipelineSplitIsFeed(t *testing.T) {
-	var mixed bytes.Buffer
-	if err := fixtures.WriteMixed(&mixed, 60000, 3); err != nil {
-		t.Fatal(err)
-	}
 	mixedPath := filepath.Join(t.TempDir(), "mixed.pcap")
-	if err := os.WriteFile(mixedPath, mixed.Bytes(), 0o644); err != nil {
+	if err := fixtures.WriteMixedFile(mixedPath, 60000, 3); err != nil {
 		t.Fatal(err)
 	}
 	captures, err := filepath.Glob(filepath.Join(moduleRoot(), "fixtures", "captures", "*.pcap*"))
