@@ -24,12 +24,9 @@ type result struct {
 	reused bool
 }
 
-// medianRun stands for runs in a round that does not run the tool again:
-// their median time and peak RSS, marked reused.
+// medianRun stands for runs (at least one) in a round that does not run
+// the tool again: their median time and peak RSS, marked reused.
 func medianRun(runs []result) result {
-	if len(runs) == 0 {
-		return result{skipped: "no run to reuse"}
-	}
 	var elapsed, rss []float64
 	for _, r := range runs {
 		elapsed = append(elapsed, float64(r.elapsed))
