@@ -66,8 +66,8 @@ func checkSplit(t *testing.T, recs []testcapture.Record, opts analyze.Options, n
 	return res
 }
 
-// sameReport fails t unless e, fed in batches, finishes with the report of
-// ref, fed frame by frame, to the byte; it shows where they part.
+// sameReport fails t unless e finishes with the report of ref (fed frame
+// by frame with Packet or PacketAt), to the byte; it shows where they part.
 func sameReport(t *testing.T, what string, e, ref *analyze.Engine) {
 	t.Helper()
 	got, err := json.Marshal(e.Finish())
@@ -83,7 +83,7 @@ func sameReport(t *testing.T, what string, e, ref *analyze.Engine) {
 		for i < min(len(got), len(want)) && got[i] == want[i] {
 			i++
 		}
-		t.Fatalf("%s: the report differs from frame by frame at byte %d:\n got  ...%s\n want ...%s",
+		t.Fatalf("%s: the report differs from the reference at byte %d:\n got  ...%s\n want ...%s",
 			what, i, got[max(i-200, 0):min(i+200, len(got))], want[max(i-200, 0):min(i+200, len(want))])
 	}
 }
@@ -91,12 +91,8 @@ func sameReport(t *testing.T, what string, e, ref *analyze.Engine) {
 // mixedRecords returns the frames of a mixed capture of n frames.
 func mixedRecords(t *testing.T, n int, seed int64) []testcapture.Record {
 	t.Helper()
-	var buf bytes.Buffer
-	if err := fixtures.WriteMixed(&buf, n, seed); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "mixed.pcap")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := fixtures.WriteMixedFile(path, n, seed); err != nil {
 		t.Fatal(err)
 	}
 	return testcapture.MustRead(t, path)

@@ -1,9 +1,7 @@
 package analyze_test
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"slices"
 	"testing"
 
@@ -26,17 +24,7 @@ func TestPacketAtIsPacket(t *testing.T) {
 		viaMeta.Packet(r.Data, analyze.Meta{Frame: uint64(i + 1), Time: r.Time, Length: r.WireLen, LinkType: r.LinkType})
 		viaNanos.PacketAt(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType)
 	}
-	a, err := json.Marshal(viaMeta.Finish())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(viaNanos.Finish())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a, b) {
-		t.Fatal("PacketAt gives another report than Packet")
-	}
+	sameReport(t, "PacketAt against Packet", viaNanos, viaMeta)
 }
 
 // TestRepeatedFindingCounts checks the findings every frame of a capture
