@@ -144,19 +144,25 @@ func (p *pcapReader) index(b *Batch) (ok bool, err error) {
 	if ok, err := p.peek(len(b.Packets) == 0, h); !ok || err != nil {
 		return false, err
 	}
-	// Filled field by field in place: building the packet as a literal
-	// and copying it (and returning the header by value) stalled on store
-	// forwarding, measured at a sixth of the reader's time.
-	b.Packets = append(b.Packets, BatchPacket{})
-	bp := &b.Packets[len(b.Packets)-1]
-	bp.Time = h.sec*1e9 + h.nsec
-	bp.Offset = uint32(p.start + pcapRecordHeaderLen)
-	bp.CaptureLength = h.caplen
-	bp.Length = h.length
-	bp.LinkType = p.linkType
+	p.appendPacket(b, h.sec*1e9+h.nsec, p.start, h.caplen, h.length)
 	p.lastStart = p.start
 	p.start += h.size
 	return true, nil
+}
+
+// appendPacket appends to b the record whose header is at off, captured at
+// t (nanoseconds since the epoch). It fills the packet field by field in
+// place: building it as a literal and copying it (and returning the header
+// by value) stalled on store forwarding, measured at a sixth of the
+// reader's time.
+func (p *pcapReader) appendPacket(b *Batch, t int64, off int, caplen, length uint32) {
+	b.Packets = append(b.Packets, BatchPacket{})
+	bp := &b.Packets[len(b.Packets)-1]
+	bp.Time = t
+	bp.Offset = uint32(off + pcapRecordHeaderLen)
+	bp.CaptureLength = caplen
+	bp.Length = length
+	bp.LinkType = p.linkType
 }
 
 // recordHeader returns the fields of the record header at off, which must
@@ -189,16 +195,10 @@ func (p *pcapReader) indexWhole(b *Batch) {
 		if caplen > p.maxCaplen || p.end-start < size {
 			break
 		}
-		// Filled in place, as index does (see there). The fraction is a
-		// uint32 product, as in peek; that peek normalises it below a
-		// second changes nothing in nanoseconds since the epoch.
-		b.Packets = append(b.Packets, BatchPacket{})
-		bp := &b.Packets[len(b.Packets)-1]
-		bp.Time = int64(sec)*1e9 + int64(frac*p.fracToNanos)
-		bp.Offset = uint32(start + pcapRecordHeaderLen)
-		bp.CaptureLength = caplen
-		bp.Length = length
-		bp.LinkType = p.linkType
+		// The fraction is a uint32 product, as in peek; that peek
+		// normalises it below a second changes nothing in nanoseconds
+		// since the epoch.
+		p.appendPacket(b, int64(sec)*1e9+int64(frac*p.fracToNanos), start, caplen, length)
 		lastStart = start
 		start += size
 	}
