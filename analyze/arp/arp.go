@@ -10,7 +10,6 @@
 package arp
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -97,10 +96,7 @@ func New(cfg Config, store *finding.Store) *Table {
 // padding and a netip.Addr, which the map does field by field (measured
 // at a fifth of an ARP frame's cost). IPv6 keys do not occur (Observe
 // takes IPv4 senders only) and would only share cache entries.
-func hashKey(k Key) uint64 {
-	ip := k.IP.As16()
-	return table.HashPair(uint64(binary.BigEndian.Uint32(ip[12:])), uint64(k.VLAN))
-}
+func hashKey(k Key) uint64 { return table.HashAddr(k.IP, uint64(k.VLAN)) }
 
 // Observe learns the binding that the ARP message in f announces: the
 // sender of requests, replies and announcements. Probes (sender 0.0.0.0)

@@ -121,10 +121,7 @@ type Tracker struct {
 // hashCluster spreads clusters over the cluster table's cache of recent
 // keys: a heartbeat then costs one compare rather than the map's hashing of
 // a struct holding a netip.Addr.
-func hashCluster(k ClusterKey) uint64 {
-	ip := k.IP.As16()
-	return table.HashPair(uint64(binary.BigEndian.Uint32(ip[12:])), uint64(k.VLAN))
-}
+func hashCluster(k ClusterKey) uint64 { return table.HashAddr(k.IP, uint64(k.VLAN)) }
 
 // New returns a Tracker that raises findings in store.
 func New(cfg Config, store *finding.Store) *Tracker {

@@ -5,7 +5,9 @@
 package table
 
 import (
+	"encoding/binary"
 	"iter"
+	"net/netip"
 	"slices"
 )
 
@@ -59,6 +61,15 @@ const (
 // keeps the top bits, the best mixed, as many as the cache has entries.
 func HashPair(a, b uint64) uint64 {
 	return (a*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f) >> (64 - recentBits)
+}
+
+// HashAddr is HashPair of an address, by its last four bytes (the whole of
+// an IPv4 address), and a VLAN: the hash of the tables keyed by both (ARP
+// bindings, NLB clusters), whose keys hold IPv4 addresses only. A
+// netip.Addr is hashed by the map field by field; this costs a multiply.
+func HashAddr(ip netip.Addr, vlan uint64) uint64 {
+	b := ip.As16()
+	return HashPair(uint64(binary.BigEndian.Uint32(b[12:])), vlan)
 }
 
 // NewHashed returns a Table like New with, in front of its map, a

@@ -2,6 +2,7 @@ package table
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 )
 
@@ -201,6 +202,24 @@ func TestHashPairSpreads(t *testing.T) {
 		// Random placement would fill 1-1/e of the entries (63%).
 		if len(used) < recentSize/2 {
 			t.Errorf("%s: %d keys fill %d of %d cache entries", c.name, recentSize, len(used), recentSize)
+		}
+	}
+}
+
+// TestHashAddr checks that HashAddr hashes an IPv4 address as the number
+// HashPair spreads (TestHashPairSpreads), not some other part of it.
+func TestHashAddr(t *testing.T) {
+	for _, c := range []struct {
+		ip   string
+		vlan uint64
+		num  uint64
+	}{
+		{"10.0.0.1", 100, 0x0a000001},
+		{"172.31.3.232", 0, 0xac1f03e8},
+		{"192.168.255.254", 4095, 0xc0a8fffe},
+	} {
+		if got, want := HashAddr(netip.MustParseAddr(c.ip), c.vlan), HashPair(c.num, c.vlan); got != want {
+			t.Errorf("HashAddr(%s, %d) = %d, want HashPair(%#x, %d) = %d", c.ip, c.vlan, got, c.num, c.vlan, want)
 		}
 	}
 }
