@@ -88,14 +88,13 @@ func New(cfg Config, store *finding.Store) *Table {
 	if cfg.FlipWindow == 0 {
 		cfg.FlipWindow = 10 * time.Minute
 	}
-	return &Table{cfg: cfg, tab: table.NewHashed[Key, Binding](cfg.Limit, hashKey), store: store}
+	return &Table{cfg: cfg, tab: table.New[Key, Binding](cfg.Limit, hashKey), store: store}
 }
 
-// hashKey spreads bindings over the table's cache of recent keys: an ARP
-// frame then costs one compare instead of hashing Key, a struct with
-// padding and a netip.Addr, which the map does field by field (measured
-// at a fifth of an ARP frame's cost). IPv6 keys do not occur (Observe
-// takes IPv4 senders only) and would only share cache entries.
+// hashKey spreads bindings over the table's index: a multiply instead of
+// hashing Key, a struct with padding and a netip.Addr, field by field (a
+// Go map's hashing measured at a fifth of an ARP frame's cost). IPv6 keys
+// do not occur (Observe takes IPv4 senders only) and would only collide.
 func hashKey(k Key) uint64 { return table.HashAddr(k.IP, uint64(k.VLAN)) }
 
 // Observe learns the binding that the ARP message in f announces: the

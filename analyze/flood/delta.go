@@ -13,7 +13,10 @@ const MaxDeltas = 512
 
 // deltaSlots is the size of a Deltas' open-addressed index: twice
 // MaxDeltas, so that probes stay short.
-const deltaSlots = 2 * MaxDeltas
+const (
+	deltaBits  = 10
+	deltaSlots = 1 << deltaBits
+)
 
 // Deltas counts frames to cluster MACs as a Table would, but away from
 // it: on the goroutine that reads the frames, for a later Merge into the
@@ -61,7 +64,7 @@ func (ds *Deltas) NewRun() { ds.run = len(ds.list) }
 // full (MaxDeltas).
 func (ds *Deltas) Count(vlan frame.VLAN, dst *addr.MAC, wireLen int, dstIP netip.Addr, now int64, n uint64) bool {
 	k := key{mac: packMAC(dst), vlan: vlan}
-	h := hashKey(k) & (deltaSlots - 1)
+	h := hashKey(k) >> (64 - deltaBits)
 	for {
 		i := int(ds.slots[h]) - 1
 		if i < ds.run {

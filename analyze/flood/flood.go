@@ -67,12 +67,11 @@ func New(limit int) *Table {
 	if limit == 0 {
 		limit = 4096
 	}
-	return &Table{tab: table.NewHashed[key, Counter](limit, hashKey)}
+	return &Table{tab: table.New[key, Counter](limit, hashKey)}
 }
 
-// hashKey spreads a key over the top 12 bits of a multiplicative hash, for
-// the table's recent-slot cache: most frames of a busy link go to a few
-// dozen cluster MACs, and this finds their counter without a map lookup.
+// hashKey spreads a key over the top bits of a multiplicative hash, where
+// the table's index and Deltas' take a key's place from.
 func hashKey(k key) uint64 {
 	return table.HashPair(k.mac, uint64(k.vlan))
 }

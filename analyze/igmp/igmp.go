@@ -112,9 +112,9 @@ func New(cfg Config, store *finding.Store) *Tables {
 		cfg.VLANLimit = 4096
 	}
 	return &Tables{
-		members:  table.NewHashed[MemberKey, Membership](cfg.MemberLimit, hashMember),
-		queriers: table.New[QuerierKey, Querier](cfg.QuerierLimit),
-		vlans:    table.New[frame.VLAN, vlanState](cfg.VLANLimit),
+		members:  table.New[MemberKey, Membership](cfg.MemberLimit, hashMember),
+		queriers: table.New[QuerierKey, Querier](cfg.QuerierLimit, hashQuerier),
+		vlans:    table.New[frame.VLAN, vlanState](cfg.VLANLimit, hashVLAN),
 		store:    store,
 	}
 }
@@ -147,13 +147,18 @@ func (t *Tables) Observe(f *frame.Frame, now int64, n uint64) {
 	}
 }
 
-// hashMember spreads memberships over the members table's cache of recent
-// keys, so that a report costs one compare rather than the map's hashing
-// of a 12-byte struct.
+// hashMember, hashQuerier and hashVLAN spread the tables' keys over their
+// indexes.
 func hashMember(k MemberKey) uint64 {
 	g, m := binary.BigEndian.Uint32(k.Group[:]), binary.BigEndian.Uint32(k.Member[:])
 	return table.HashPair(uint64(g)<<32|uint64(m), uint64(k.VLAN))
 }
+
+func hashQuerier(k QuerierKey) uint64 {
+	return table.HashPair(uint64(binary.BigEndian.Uint32(k.IP[:])), uint64(k.VLAN))
+}
+
+func hashVLAN(v frame.VLAN) uint64 { return table.HashPair(uint64(v), 0) }
 
 func isMulticast(g [4]byte) bool { return g[0] >= 224 && g[0] <= 239 }
 

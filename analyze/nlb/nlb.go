@@ -118,9 +118,9 @@ type Tracker struct {
 	Reliable uint64
 }
 
-// hashCluster spreads clusters over the cluster table's cache of recent
-// keys: a heartbeat then costs one compare rather than the map's hashing of
-// a struct holding a netip.Addr.
+// hashCluster spreads clusters over the cluster table's index: a
+// multiply, where hashing a struct holding a netip.Addr goes field by
+// field.
 func hashCluster(k ClusterKey) uint64 { return table.HashAddr(k.IP, uint64(k.VLAN)) }
 
 // New returns a Tracker that raises findings in store.
@@ -128,7 +128,7 @@ func New(cfg Config, store *finding.Store) *Tracker {
 	if cfg.Limit == 0 {
 		cfg.Limit = 4096
 	}
-	return &Tracker{clusters: table.NewHashed[ClusterKey, Cluster](cfg.Limit, hashCluster), store: store}
+	return &Tracker{clusters: table.New[ClusterKey, Cluster](cfg.Limit, hashCluster), store: store}
 }
 
 // identify returns the cluster IP and host priority of a heartbeat: from

@@ -7,6 +7,7 @@ package table
 import (
 	"encoding/binary"
 	"iter"
+	"math/bits"
 	"net/netip"
 	"slices"
 )
@@ -15,20 +16,31 @@ import (
 // of entries. Values are addressed by pointer for in-place updates; a
 // pointer is valid until the next Upsert (which may grow or evict).
 //
+// Keys are found through an open-addressed index of the slots (linear
+// probing) rather than a Go map: the analyzers look their tables up on
+// every ARP, IGMP and heartbeat frame, with thousands of keys (IGMP
+// memberships, ARP bindings), and a probe of the index costs one compare
+// of a word where the map hashes a 12- or 28-byte struct key and walks its
+// groups.
+//
 // Lookups of known keys allocate nothing; inserting allocates only while
 // the table grows towards its limit. A Table is not safe for concurrent use.
 type Table[K comparable, V any] struct {
-	index   map[K]int32
 	slots   []slot[K, V]
 	free    []int32
+	n       int // entries in use
 	limit   int
 	evicted uint64
 	scratch []int64
 
-	// hash and recent are the optional cache of NewHashed: recent[h(k)]
-	// is the slot of a key recently looked up whose hash is h(k), or -1.
-	hash   func(K) uint64
-	recent []int32
+	hash func(K) uint64
+	// index has a power-of-two size of at least twice the entries, so
+	// that probe runs stay short. An entry is 0 when empty, else the
+	// slot's number + 1 in its low 32 bits and the top 32 bits of the
+	// key's hash in its high ones: a probe compares keys only when those
+	// agree. A key's run starts at the top bits of its hash (shift).
+	index []uint64
+	shift uint
 }
 
 type slot[K comparable, V any] struct {
@@ -38,84 +50,79 @@ type slot[K comparable, V any] struct {
 	val  V
 }
 
-// New returns a Table holding at most limit entries (at least 16).
-func New[K comparable, V any](limit int) *Table[K, V] {
+// New returns a Table holding at most limit entries (at least 16), whose
+// keys hash is spread over the index. hash must be cheap and mix every
+// part of a key into the top bits of its result, as HashPair does; it need
+// not be collision-free (a collision only costs a compare of the keys).
+func New[K comparable, V any](limit int, hash func(K) uint64) *Table[K, V] {
 	limit = max(limit, 16)
 	initial := min(limit, 256)
-	return &Table[K, V]{
-		index: make(map[K]int32, initial),
+	t := &Table[K, V]{
 		slots: make([]slot[K, V], 0, initial),
 		limit: limit,
+		hash:  hash,
 	}
+	// A power of two, as the index's probing needs (mask, shift).
+	t.resize(1 << bits.Len(uint(2*initial-1)))
+	return t
 }
 
-// recentSize is the number of entries of a NewHashed table's cache: 16
-// KiB of slot numbers, which keeps a few hundred busy keys apart.
-const (
-	recentBits = 12
-	recentSize = 1 << recentBits
-)
-
-// HashPair is a hash for NewHashed made of two words of a key (an IPv4
-// address or a MAC, and a VLAN): a multiplicative mix of both, of which it
-// keeps the top bits, the best mixed, as many as the cache has entries.
+// HashPair is a hash for New made of two words of a key (an IPv4 address
+// or a MAC, and a VLAN): a multiplicative mix of both, whose top bits are
+// the best mixed, which is where the index takes a key's place from.
 func HashPair(a, b uint64) uint64 {
-	return (a*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f) >> (64 - recentBits)
+	return a*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f
 }
 
 // HashAddr is HashPair of an address, by its last four bytes (the whole of
 // an IPv4 address), and a VLAN: the hash of the tables keyed by both (ARP
 // bindings, NLB clusters), whose keys hold IPv4 addresses only. A
-// netip.Addr is hashed by the map field by field; this costs a multiply.
+// netip.Addr is hashed by a map field by field; this costs a multiply.
 func HashAddr(ip netip.Addr, vlan uint64) uint64 {
 	b := ip.As16()
 	return HashPair(uint64(binary.BigEndian.Uint32(b[12:])), vlan)
 }
 
-// NewHashed returns a Table like New with, in front of its map, a
-// direct-mapped cache of the slots of recently used keys, indexed by hash.
-// For tables looked up on nearly every frame with a few hot keys (the
-// cluster MACs of the flood counter), a hit costs the hash and one compare
-// instead of the map's hashing and probing of a struct key. hash must be
-// cheap and spread its keys over the low 12 bits, as HashPair does; it
-// need not be collision-free (a collision only costs a map lookup).
-func NewHashed[K comparable, V any](limit int, hash func(K) uint64) *Table[K, V] {
-	t := New[K, V](limit)
-	t.hash = hash
-	t.recent = make([]int32, recentSize)
-	for i := range t.recent {
-		t.recent[i] = -1
+// resize makes the index size entries, a power of two, and fills it with
+// the slots in use.
+func (t *Table[K, V]) resize(size int) {
+	if cap(t.index) >= size {
+		t.index = t.index[:size]
+		clear(t.index)
+	} else {
+		t.index = make([]uint64, size)
 	}
-	return t
+	t.shift = uint(64 - bits.TrailingZeros(uint(size)))
+	for i := range t.slots {
+		if s := &t.slots[i]; s.used {
+			_, pos, tag := t.find(s.key)
+			t.index[pos] = tag | uint64(i+1)
+		}
+	}
 }
 
-// lookup returns k's slot, or -1.
-func (t *Table[K, V]) lookup(k K) int32 {
-	if t.recent == nil {
-		if i, ok := t.index[k]; ok {
-			return i
+// find returns k's slot, or -1 with the empty index entry where k would
+// go; tag is the high half of k's index entry.
+func (t *Table[K, V]) find(k K) (i int32, pos int, tag uint64) {
+	h := t.hash(k)
+	tag = h &^ (1<<32 - 1)
+	mask := len(t.index) - 1
+	for pos = int(h >> t.shift); ; pos = (pos + 1) & mask {
+		e := t.index[pos]
+		if e == 0 {
+			return -1, pos, tag
 		}
-		return -1
-	}
-	h := t.hash(k) & (recentSize - 1)
-	// A cached slot may since have been evicted or reused: it is a hit
-	// only if it still holds k.
-	if i := t.recent[h]; i >= 0 {
-		if s := &t.slots[i]; s.used && s.key == k {
-			return i
+		if e&^(1<<32-1) == tag {
+			if i := int32(uint32(e)) - 1; t.slots[i].key == k {
+				return i, pos, tag
+			}
 		}
 	}
-	i, ok := t.index[k]
-	if !ok {
-		return -1
-	}
-	t.recent[h] = i
-	return i
 }
 
 // Get returns the value under k, or nil.
 func (t *Table[K, V]) Get(k K) *V {
-	if i := t.lookup(k); i >= 0 {
+	if i, _, _ := t.find(k); i >= 0 {
 		return &t.slots[i].val
 	}
 	return nil
@@ -126,17 +133,22 @@ func (t *Table[K, V]) Get(k K) *V {
 // packet time in nanoseconds). created reports whether k was new. When the
 // table is full, the least recently seen eighth of it is evicted first.
 func (t *Table[K, V]) Upsert(k K, now int64) (v *V, created bool) {
-	if i := t.lookup(k); i >= 0 {
+	i, pos, tag := t.find(k)
+	if i >= 0 {
 		s := &t.slots[i]
 		if now > s.last {
 			s.last = now
 		}
 		return &s.val, false
 	}
-	if len(t.index) >= t.limit {
+	// Eviction and growth rebuild the index: k's place moves.
+	if t.n >= t.limit {
 		t.evict()
+		_, pos, _ = t.find(k)
+	} else if 2*(t.n+1) > len(t.index) {
+		t.resize(2 * len(t.index))
+		_, pos, _ = t.find(k)
 	}
-	var i int32
 	if n := len(t.free); n > 0 {
 		i = t.free[n-1]
 		t.free = t.free[:n-1]
@@ -146,16 +158,14 @@ func (t *Table[K, V]) Upsert(k K, now int64) (v *V, created bool) {
 	}
 	s := &t.slots[i]
 	*s = slot[K, V]{key: k, last: now, used: true}
-	t.index[k] = i
-	if t.recent != nil {
-		t.recent[t.hash(k)&(recentSize-1)] = i
-	}
+	t.index[pos] = tag | uint64(i+1)
+	t.n++
 	return &s.val, true
 }
 
 // evict drops the least recently seen entries, an eighth of the limit, so
-// that the cost of finding them (a sort of the last-seen times) is spread
-// over many inserts.
+// that the cost of finding them (a sort of the last-seen times) and of
+// rebuilding the index after is spread over many inserts.
 func (t *Table[K, V]) evict() {
 	t.scratch = t.scratch[:0]
 	for i := range t.slots {
@@ -172,16 +182,17 @@ func (t *Table[K, V]) evict() {
 		if !s.used || s.last > cutoff || dropped >= n {
 			continue
 		}
-		delete(t.index, s.key)
 		*s = slot[K, V]{}
 		t.free = append(t.free, int32(i))
 		dropped++
 	}
+	t.n -= dropped
 	t.evicted += uint64(dropped)
+	t.resize(len(t.index))
 }
 
 // Len returns the number of entries.
-func (t *Table[K, V]) Len() int { return len(t.index) }
+func (t *Table[K, V]) Len() int { return t.n }
 
 // Limit returns the most entries the table holds.
 func (t *Table[K, V]) Limit() int { return t.limit }

@@ -1,13 +1,17 @@
 package table
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
 )
 
+// intHash is HashPair of an int key.
+func intHash(k int) uint64 { return HashPair(uint64(k), 0) }
+
 func TestUpsertGet(t *testing.T) {
-	tb := New[int, int](100)
+	tb := New[int, int](100, intHash)
 	v, created := tb.Upsert(1, 10)
 	if !created {
 		t.Fatal("first upsert not created")
@@ -29,7 +33,7 @@ func TestUpsertGet(t *testing.T) {
 // it evicted, and keep the recently seen keys.
 func TestBoundedUnderFlood(t *testing.T) {
 	const limit = 1000
-	tb := New[uint64, [4]uint64](limit)
+	tb := New[uint64, [4]uint64](limit, func(k uint64) uint64 { return HashPair(k, 0) })
 	// A key refreshed all along must survive.
 	for i := uint64(1); i <= 10*limit; i++ {
 		tb.Upsert(i, int64(i))
@@ -56,7 +60,9 @@ func TestBoundedUnderFlood(t *testing.T) {
 }
 
 func TestUpsertAllocs(t *testing.T) {
-	tb := New[[6]byte, int](1 << 10)
+	tb := New[[6]byte, int](1<<10, func(k [6]byte) uint64 {
+		return HashPair(uint64(k[0])|uint64(k[1])<<8|uint64(k[2])<<16|uint64(k[3])<<24, 0)
+	})
 	for i := 0; i < 1<<12; i++ {
 		tb.Upsert([6]byte{byte(i), byte(i >> 8)}, int64(i))
 	}
@@ -78,7 +84,7 @@ func TestUpsertAllocs(t *testing.T) {
 }
 
 func TestAllVisitsEveryEntry(t *testing.T) {
-	tb := New[int, int](64)
+	tb := New[int, int](64, intHash)
 	for i := 0; i < 40; i++ {
 		v, _ := tb.Upsert(i, int64(i))
 		*v = i * 2
@@ -95,83 +101,109 @@ func TestAllVisitsEveryEntry(t *testing.T) {
 	}
 }
 
-// TestHashedMatchesMap drives tables with the recent-slot cache (a good
-// hash, and one that sends every key to one cache entry) and without it
-// through the same random upserts, with evictions that reuse slots a cache
-// entry still names: every lookup must find the value last written under
-// its key since the key was (re)created, and the tables must agree.
-func TestHashedMatchesMap(t *testing.T) {
-	type key struct {
-		vlan uint32
-		mac  [6]byte
+// matchKey is a flood counter's key, for TestMatchesMap.
+type matchKey struct {
+	vlan uint32
+	mac  [6]byte
+}
+
+// TestMatchesMap drives tables with a good hash, one that keeps only a bit
+// of the key and one that gives every key the same hash (one probe run,
+// tags that always agree), at a limit that is a power of two and one that
+// is not, through the same random upserts, with evictions that free slots,
+// rebuild the index and reuse the slots: every lookup must find the value
+// last written under its key since the key was (re)created, as a Go map of
+// the keys the table still holds says.
+func TestMatchesMap(t *testing.T) {
+	hashes := map[string]func(matchKey) uint64{
+		"good": func(k matchKey) uint64 {
+			return HashPair(uint64(k.mac[4])<<8|uint64(k.mac[5]), uint64(k.vlan))
+		},
+		"weak":    func(k matchKey) uint64 { return uint64(k.mac[5]&1) << 63 },
+		"collide": func(matchKey) uint64 { return 7 },
 	}
-	good := func(k key) uint64 { return uint64(k.mac[5])<<4 ^ uint64(k.mac[4]) ^ uint64(k.vlan)*0x9e3779b9 }
-	tables := map[string]*Table[key, int]{
-		"map only":       New[key, int](64),
-		"hashed":         NewHashed[key, int](64, good),
-		"hashed collide": NewHashed[key, int](64, func(key) uint64 { return 7 }),
-	}
-	for name, tb := range tables {
-		t.Run(name, func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(1, 2))
-			model := map[key]int{}
-			for i := range 20000 {
-				// A small hot set and a wide cold one, so that the table
-				// (64 entries) evicts all along.
-				k := key{vlan: uint32(rng.IntN(3)), mac: [6]byte{3, 0xbf, 0, 0, byte(rng.IntN(8)), byte(rng.IntN(4))}}
-				if rng.IntN(4) == 0 {
-					k.mac[4] = byte(8 + rng.IntN(200))
+	for _, limit := range []int{64, 40} {
+		for name, hash := range hashes {
+			t.Run(fmt.Sprintf("%s/limit=%d", name, limit), func(t *testing.T) {
+				if n := len(New[matchKey, int](limit, hash).index); n&(n-1) != 0 {
+					t.Fatalf("index of %d entries: not a power of two", n)
 				}
-				v, created := tb.Upsert(k, int64(i))
-				if created {
-					model[k] = 0
-				} else if want, ok := model[k]; !ok || *v != want {
-					t.Fatalf("op %d: key %v holds %d, want %d (known %v)", i, k, *v, want, ok)
-				}
-				*v = i
-				model[k] = i
-				for mk := range model {
-					_, inMap := tb.index[mk]
-					got := tb.Get(mk)
-					if (got != nil) != inMap {
-						t.Fatalf("op %d: Get(%v) = %v, in the map %v", i, mk, got, inMap)
-					}
-					if !inMap {
-						delete(model, mk)
-					} else if *got != model[mk] {
-						t.Fatalf("op %d: Get(%v) = %d, want %d", i, mk, *got, model[mk])
-					}
-				}
-				if tb.Len() > 64 {
-					t.Fatalf("len %d", tb.Len())
-				}
-			}
-			if tb.Evicted() == 0 {
-				t.Fatal("no eviction: the test does not exercise slot reuse")
-			}
-		})
+				matchesMap(t, New[matchKey, int](limit, hash), limit)
+			})
+		}
 	}
 }
 
+func matchesMap(t *testing.T, tb *Table[matchKey, int], limit int) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	model := map[matchKey]int{}
+	for i := range 20000 {
+		// A small hot set and a wide cold one, so that the table evicts
+		// all along.
+		k := matchKey{vlan: uint32(rng.IntN(3)), mac: [6]byte{3, 0xbf, 0, 0, byte(rng.IntN(8)), byte(rng.IntN(4))}}
+		if rng.IntN(4) == 0 {
+			k.mac[4] = byte(8 + rng.IntN(200))
+		}
+		v, created := tb.Upsert(k, int64(i))
+		if created {
+			model[k] = 0
+		} else if want, ok := model[k]; !ok || *v != want {
+			t.Fatalf("op %d: key %v holds %d, want %d (known %v)", i, k, *v, want, ok)
+		}
+		*v = i
+		model[k] = i
+		held := map[matchKey]bool{}
+		for hk := range tb.All() {
+			held[hk] = true
+		}
+		if len(held) != tb.Len() {
+			t.Fatalf("op %d: All yields %d keys, Len %d", i, len(held), tb.Len())
+		}
+		for mk := range model {
+			got := tb.Get(mk)
+			if (got != nil) != held[mk] {
+				t.Fatalf("op %d: Get(%v) = %v, held %v", i, mk, got, held[mk])
+			}
+			if got == nil {
+				delete(model, mk)
+			} else if *got != model[mk] {
+				t.Fatalf("op %d: Get(%v) = %d, want %d", i, mk, *got, model[mk])
+			}
+		}
+		if len(model) != tb.Len() {
+			t.Fatalf("op %d: %d keys found, Len %d", i, len(model), tb.Len())
+		}
+		if tb.Len() > limit {
+			t.Fatalf("len %d over the limit %d", tb.Len(), limit)
+		}
+	}
+	if tb.Evicted() == 0 {
+		t.Fatal("no eviction: the test does not exercise slot reuse")
+	}
+}
+
+// BenchmarkUpsert looks up known keys: 50 hot ones (a flood counter's
+// cluster MACs) and 8192 (the IGMP memberships of the benchmark mix).
 func BenchmarkUpsert(b *testing.B) {
 	type key struct {
 		vlan uint32
 		mac  [6]byte
 	}
-	keys := make([]key, 1024)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range keys {
-		n := rng.IntN(50)
-		keys[i] = key{vlan: uint32(100 + n%5), mac: [6]byte{3, 0xbf, 10, 128, byte(n), 100}}
-	}
 	hash := func(k key) uint64 {
-		return (uint64(k.mac[4])<<8 | uint64(k.mac[5]) ^ uint64(k.vlan)<<16) * 0x9e3779b97f4a7c15 >> 52
+		return HashPair(uint64(k.mac[3])<<16|uint64(k.mac[4])<<8|uint64(k.mac[5]), uint64(k.vlan))
 	}
-	for name, tb := range map[string]*Table[key, int]{"map": New[key, int](4096), "hashed": NewHashed[key, int](4096, hash)} {
-		b.Run(name, func(b *testing.B) {
+	for _, distinct := range []int{50, 8192} {
+		keys := make([]key, 1<<14)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range keys {
+			n := rng.IntN(distinct)
+			keys[i] = key{vlan: uint32(100 + n%5), mac: [6]byte{3, 0xbf, 10, byte(n >> 8), byte(n), 100}}
+		}
+		tb := New[key, int](1<<16, hash)
+		b.Run(fmt.Sprintf("keys=%d", distinct), func(b *testing.B) {
 			i := 0
 			for b.Loop() {
-				v, _ := tb.Upsert(keys[i&1023], int64(i))
+				v, _ := tb.Upsert(keys[i&(len(keys)-1)], int64(i))
 				*v++
 				i++
 			}
@@ -179,10 +211,11 @@ func BenchmarkUpsert(b *testing.B) {
 	}
 }
 
-// TestHashPairSpreads checks what NewHashed asks of a hash, for HashPair:
-// values within the cache, and keys that differ in a few low bits (a run
-// of IPv4 addresses, or of VLANs) spread over most of its entries.
+// TestHashPairSpreads checks what New asks of a hash, for HashPair: keys
+// that differ in a few low bits (a run of IPv4 addresses, or of VLANs)
+// spread over the top bits, where an index takes a key's place from.
 func TestHashPairSpreads(t *testing.T) {
+	const bits, keys = 12, 1 << 12
 	for _, c := range []struct {
 		name string
 		key  func(i int) (uint64, uint64)
@@ -192,16 +225,12 @@ func TestHashPairSpreads(t *testing.T) {
 		{"MACs 02:bf:0a:80:x:y", func(i int) (uint64, uint64) { return 0x02bf0a800000 + uint64(i), 0 }},
 	} {
 		used := map[uint64]bool{}
-		for i := range recentSize {
-			h := HashPair(c.key(i))
-			if h >= recentSize {
-				t.Fatalf("%s: HashPair = %d, beyond the cache's %d entries", c.name, h, recentSize)
-			}
-			used[h] = true
+		for i := range keys {
+			used[HashPair(c.key(i))>>(64-bits)] = true
 		}
-		// Random placement would fill 1-1/e of the entries (63%).
-		if len(used) < recentSize/2 {
-			t.Errorf("%s: %d keys fill %d of %d cache entries", c.name, recentSize, len(used), recentSize)
+		// Random placement would fill 1-1/e of the places (63%).
+		if len(used) < keys/2 {
+			t.Errorf("%s: %d keys fill %d of %d places", c.name, keys, len(used), 1<<bits)
 		}
 	}
 }
