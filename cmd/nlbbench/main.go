@@ -13,8 +13,16 @@
 //
 //	nlbprobe read --json FILE > /dev/null      full analysis and report
 //	tcpdump -r FILE -w /dev/null 'arp or igmp or ether proto 0x886f'
+//	tcpdump -r FILE -w /dev/null 'arp or igmp or ether proto 0x886f or (vlan and (...))'
 //	tshark -n -r FILE -T fields -e ... > /dev/null   the fields nlbprobe reports
 //	cat FILE > /dev/null                        the floor: reading the file
+//
+// The first tcpdump is the speed issue's command. Its filter does not look
+// past an 802.1Q tag, and every frame of the mix is tagged, so it matches
+// nothing and tcpdump writes nothing; the second ("tcpdump-vlan") matches
+// the ARP, IGMP and heartbeats in tagged frames too, and writes them. Both
+// are compared with nlbprobe, and how many frames each filter matches is
+// printed before the rounds.
 //
 // tshark is thousands of times slower (minutes and gigabytes on 5,000,000
 // frames), so it runs only in the first --tshark-rounds rounds; the other

@@ -3,11 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/fixtures"
 )
 
 func TestMedian(t *testing.T) {
@@ -131,6 +141,8 @@ func TestToolCommands(t *testing.T) {
 	}{
 		{toolNLBProbe, "nlbprobe read --json /c/mixed.pcap > /dev/null"},
 		{toolTcpdump, "tcpdump -r /c/mixed.pcap -w /dev/null 'arp or igmp or ether proto 0x886f' > /dev/null"},
+		{toolTcpdumpVLAN, "tcpdump -r /c/mixed.pcap -w /dev/null " +
+			"'arp or igmp or ether proto 0x886f or (vlan and (arp or igmp or ether proto 0x886f))' > /dev/null"},
 		{toolTshark, "tshark -n -r /c/slice.pcap -T fields -e frame.time_epoch -e vlan.id -e eth.src -e eth.dst -e ip.dst " +
 			"-e arp.opcode -e arp.src.hw_mac -e arp.src.proto_ipv4 -e igmp.type -e igmp.maddr " +
 			"-e msnlb.cluster_ip -e msnlb.host_ip -e msnlb.unique_host_id > /dev/null"},
@@ -253,5 +265,63 @@ func TestMedianRun(t *testing.T) {
 	// 155 s counted too it would be 32,258.
 	if !strings.Contains(b.String(), "33,333") {
 		t.Errorf("medians count the reused run:\n%s", b.String())
+	}
+}
+
+// TestTcpdumpFilters runs both tcpdump commands on a mixed capture and
+// counts what their filters match: the speed issue's filter nothing, as
+// every frame of the mix is tagged, and the VLAN one exactly the frames
+// nlbprobe analyzes in depth (ARP, IGMP, 0x886F), as frame.Decoder sorts
+// them.
+func TestTcpdumpFilters(t *testing.T) {
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tcpdump is not installed; CI must have it (.ci/run installs it)")
+		}
+		t.Skip("tcpdump not installed")
+	}
+	path := filepath.Join(t.TempDir(), "mixed.pcap")
+	if err := fixtures.WriteMixedFile(path, 20000, 1); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := frame.NewDecoder()
+	var deep, tagged uint64
+	for {
+		data, ci, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr := dec.Decode(r.LinkType(), data, ci.Length)
+		switch fr.Kind {
+		case frame.KindARP, frame.KindARPOther, frame.KindIGMP, frame.KindHeartbeat, frame.KindNLBUnknown:
+			deep++
+		}
+		if fr.Tags > 0 {
+			tagged++
+		}
+	}
+	if tagged != 20000 || deep < 2000 {
+		t.Fatalf("the mix: %d of 20000 frames tagged, %d deep; the test expects all tagged and a fifth deep", tagged, deep)
+	}
+	for _, c := range []struct {
+		tool string
+		want uint64
+	}{{toolTcpdump, 0}, {toolTcpdumpVLAN, deep}} {
+		prog, args := toolCommand(c.tool, "", path, "")
+		if got, err := tcpdumpMatches(context.Background(), prog, args); err != nil || got != c.want {
+			t.Errorf("%s: matches %d frames (err %v), want %d", c.tool, got, err, c.want)
+		}
 	}
 }
