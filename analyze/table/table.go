@@ -50,8 +50,8 @@ type slot[K comparable, V any] struct {
 	val  V
 }
 
-// New returns a Table holding at most limit entries (at least 16), whose
-// keys hash is spread over the index. hash must be cheap and mix every
+// New returns a Table holding at most limit entries (at least 16), found
+// through an index by hash. hash must be cheap and mix every
 // part of a key into the top bits of its result, as HashPair does; it need
 // not be collision-free (a collision only costs a compare of the keys).
 func New[K comparable, V any](limit int, hash func(K) uint64) *Table[K, V] {
