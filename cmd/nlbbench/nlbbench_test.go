@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/pcapgo"
-
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/capture"
 	"github.com/nlbprobe/nlbprobe/fixtures"
 )
 
@@ -284,26 +283,23 @@ func TestTcpdumpFilters(t *testing.T) {
 	if err := fixtures.WriteMixedFile(path, 20000, 1); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
+	src, err := capture.OpenFiles([]string{path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer src.Close()
 	dec := frame.NewDecoder()
 	var deep, tagged uint64
+	var p capture.Packet
 	for {
-		data, ci, err := r.ReadPacketData()
+		err := src.Next(&p)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		fr := dec.Decode(r.LinkType(), data, ci.Length)
+		fr := dec.Decode(p.LinkType, p.Data, p.Info.Length)
 		switch fr.Kind {
 		case frame.KindARP, frame.KindARPOther, frame.KindIGMP, frame.KindHeartbeat, frame.KindNLBUnknown:
 			deep++
