@@ -8,15 +8,16 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 )
 
-// MaxDeltas is the most counters a Deltas holds.
-const MaxDeltas = 512
-
-// deltaSlots is the size of a Deltas' open-addressed index: twice
-// MaxDeltas, so that probes stay short.
+// deltaSlots is the size of a Deltas' open-addressed index, whose probes
+// start at the top deltaBits bits of a key's hash.
 const (
 	deltaBits  = 10
 	deltaSlots = 1 << deltaBits
 )
+
+// MaxDeltas is the most counters a Deltas holds: half its index, so that
+// probes stay short.
+const MaxDeltas = deltaSlots / 2
 
 // Deltas counts frames to cluster MACs as a Table would, but away from
 // it: on the goroutine that reads the frames, for a later Merge into the

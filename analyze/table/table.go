@@ -28,7 +28,6 @@ import (
 type Table[K comparable, V any] struct {
 	slots   []slot[K, V]
 	free    []int32
-	n       int // entries in use
 	limit   int
 	evicted uint64
 	scratch []int64
@@ -142,10 +141,10 @@ func (t *Table[K, V]) Upsert(k K, now int64) (v *V, created bool) {
 		return &s.val, false
 	}
 	// Eviction and growth rebuild the index: k's place moves.
-	if t.n >= t.limit {
+	if t.Len() >= t.limit {
 		t.evict()
 		_, pos, _ = t.find(k)
-	} else if 2*(t.n+1) > len(t.index) {
+	} else if 2*(t.Len()+1) > len(t.index) {
 		t.resize(2 * len(t.index))
 		_, pos, _ = t.find(k)
 	}
@@ -159,7 +158,6 @@ func (t *Table[K, V]) Upsert(k K, now int64) (v *V, created bool) {
 	s := &t.slots[i]
 	*s = slot[K, V]{key: k, last: now, used: true}
 	t.index[pos] = tag | uint64(i+1)
-	t.n++
 	return &s.val, true
 }
 
@@ -186,13 +184,12 @@ func (t *Table[K, V]) evict() {
 		t.free = append(t.free, int32(i))
 		dropped++
 	}
-	t.n -= dropped
 	t.evicted += uint64(dropped)
 	t.resize(len(t.index))
 }
 
-// Len returns the number of entries.
-func (t *Table[K, V]) Len() int { return t.n }
+// Len returns the number of entries: the slots not on the free list.
+func (t *Table[K, V]) Len() int { return len(t.slots) - len(t.free) }
 
 // Limit returns the most entries the table holds.
 func (t *Table[K, V]) Limit() int { return t.limit }
