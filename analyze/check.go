@@ -277,7 +277,7 @@ func (e *Engine) checkFlooding(now int64) {
 		key := finding.Key{Kind: v.kind, VLAN: uint32(k.VLAN), MAC: k.MAC}
 		fps, bps, peak, _ := c.Rates()
 		msg := fmt.Sprintf("%d frames (%s) to %v on vlan %v: %.1f frames/s, %s/s, peak %d frames in one second; %s",
-			c.Frames, bytesHuman(float64(c.Bytes)), k.MAC, k.VLAN, fps, bytesHuman(bps), peak, v.basis)
+			c.Frames, FormatBytes(float64(c.Bytes)), k.MAC, k.VLAN, fps, FormatBytes(bps), peak, v.basis)
 		if f, ok := e.store.Get(key); ok {
 			f.Message, f.Count = msg, c.Frames
 			continue
@@ -327,7 +327,8 @@ func (e *Engine) clusterIPOf(vlan frame.VLAN, mac addr.MAC, dstIP netip.Addr) ne
 	return netip.Addr{}
 }
 
-func bytesHuman(b float64) string {
+// FormatBytes writes a byte count or rate for people: "1.5 MiB", "512 B".
+func FormatBytes(b float64) string {
 	switch {
 	case b >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", b/(1<<30))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/analyze/report"
 	"github.com/nlbprobe/nlbprobe/capture"
 )
 
@@ -83,9 +84,9 @@ func exitFor(r *analyze.Report, failOn *finding.Severity) int {
 // writeReport prints the report as text or JSON.
 func writeReport(w io.Writer, r *analyze.Report, asJSON bool) error {
 	if !asJSON {
-		return r.WriteText(w)
+		return report.WriteText(w, r)
 	}
-	return writeReportJSON(w, r, true, nil)
+	return report.WriteJSON(w, r, true, nil)
 }
 
 func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
+	"github.com/nlbprobe/nlbprobe/analyze/report"
 	"github.com/nlbprobe/nlbprobe/capture"
 	"github.com/nlbprobe/nlbprobe/fixtures"
 )
@@ -112,7 +113,7 @@ func BenchmarkReportJSON(b *testing.B) {
 	r := e.Finish()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := writeReportJSON(io.Discard, r, true, nil); err != nil {
+		if err := report.WriteJSON(io.Discard, r, true, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

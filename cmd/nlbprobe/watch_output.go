@@ -9,6 +9,7 @@ import (
 
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/analyze/report"
 )
 
 // streamer writes what watch says while it runs and at the end:
@@ -88,9 +89,9 @@ func (s *streamer) status(l statusLine) {
 func (s *streamer) report(r *analyze.Report) error {
 	switch {
 	case s.jsonStream:
-		return writeReportJSON(s.doc, r, false, map[string]string{"type": "report"})
+		return report.WriteJSON(s.doc, r, false, map[string]string{"type": "report"})
 	case s.asJSON:
-		return writeReportJSON(s.doc, r, true, nil)
+		return report.WriteJSON(s.doc, r, true, nil)
 	}
 	if _, err := fmt.Fprintln(s.doc); err != nil {
 		return err

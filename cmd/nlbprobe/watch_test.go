@@ -21,6 +21,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/analyze/report"
 	"github.com/nlbprobe/nlbprobe/capture"
 	"github.com/nlbprobe/nlbprobe/fixtures"
 )
@@ -153,14 +154,14 @@ func TestWriteReportJSON(t *testing.T) {
 			if err := enc.Encode(r); err != nil {
 				t.Fatal(err)
 			}
-			if err := writeReportJSON(&got, r, true, nil); err != nil {
+			if err := report.WriteJSON(&got, r, true, nil); err != nil {
 				t.Fatal(err)
 			}
 			if got.String() != asV2(want.String()) {
 				t.Errorf("indented report differs from json.Encoder's:\n%s\nwant:\n%s", got.String(), want.String())
 			}
 			got.Reset()
-			if err := writeReportJSON(&got, r, false, map[string]string{"type": "report"}); err != nil {
+			if err := report.WriteJSON(&got, r, false, map[string]string{"type": "report"}); err != nil {
 				t.Fatal(err)
 			}
 			var line struct {

@@ -1,4 +1,4 @@
-package analyze
+package report
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 )
@@ -15,15 +16,15 @@ import (
 // WriteText writes the report for people: the clusters, the findings most
 // severe first with their evidence and what to do, the ARP bindings that
 // matter, IGMP and flooding, then the counters.
-func (r *Report) WriteText(w io.Writer) error {
+func WriteText(w io.Writer, r *analyze.Report) error {
 	tw := &textWriter{w: w}
-	r.writeHeader(tw)
-	r.writeClusters(tw)
-	r.writeFindings(tw)
-	r.writeBindings(tw)
-	r.writeIGMP(tw)
-	r.writeFlood(tw)
-	r.writeStats(tw)
+	writeHeader(tw, r)
+	writeClusters(tw, r)
+	writeFindings(tw, r)
+	writeBindings(tw, r)
+	writeIGMP(tw, r)
+	writeFlood(tw, r)
+	writeStats(tw, r)
 	return tw.err
 }
 
@@ -68,7 +69,7 @@ func vlanName(vlan, svlan uint16) string {
 	return fmt.Sprint(vlan)
 }
 
-func (r *Report) writeHeader(t *textWriter) {
+func writeHeader(t *textWriter, r *analyze.Report) {
 	t.printf("nlbprobe report\n")
 	for _, in := range r.Inputs {
 		extra := ""
@@ -91,7 +92,7 @@ func (r *Report) writeHeader(t *textWriter) {
 	t.printf("  vantage  %s\n\n", r.Vantage)
 }
 
-func (r *Report) writeClusters(t *textWriter) {
+func writeClusters(t *textWriter, r *analyze.Report) {
 	t.printf("CLUSTERS (%d)\n", len(r.Clusters))
 	if len(r.Clusters) == 0 {
 		t.printf("  no NLB heartbeats (ethertype 0x886F) were seen\n\n")
@@ -155,7 +156,7 @@ func orDash(s string) string {
 	return s
 }
 
-func (r *Report) writeFindings(t *textWriter) {
+func writeFindings(t *textWriter, r *analyze.Report) {
 	var n [3]int
 	for _, f := range r.Findings {
 		n[f.Severity]++
@@ -187,7 +188,7 @@ func (r *Report) writeFindings(t *textWriter) {
 
 // writeBindings shows the bindings that matter: those that changed, or are
 // bound to an NLB form, or appear in a finding.
-func (r *Report) writeBindings(t *textWriter) {
+func writeBindings(t *textWriter, r *analyze.Report) {
 	inFinding := map[netip.Addr]bool{}
 	for _, f := range r.Findings {
 		for _, ip := range f.IPs {
@@ -223,7 +224,7 @@ func (r *Report) writeBindings(t *textWriter) {
 	t.printf("\n")
 }
 
-func (r *Report) writeIGMP(t *textWriter) {
+func writeIGMP(t *textWriter, r *analyze.Report) {
 	t.printf("IGMP (%d groups, %d queriers)\n", len(r.IGMPGroups), len(r.Queriers))
 	if len(r.Queriers) > 0 {
 		rows := [][]string{{"querier", "vlan", "MAC", "version", "queries", "interval", "last"}}
@@ -262,7 +263,7 @@ func (r *Report) writeIGMP(t *textWriter) {
 	t.printf("\n")
 }
 
-func (r *Report) writeFlood(t *textWriter) {
+func writeFlood(t *textWriter, r *analyze.Report) {
 	t.printf("TRAFFIC TO CLUSTER MACS (%d)\n", len(r.Flood))
 	if len(r.Flood) == 0 {
 		t.printf("  none seen\n\n")
@@ -275,7 +276,7 @@ func (r *Report) writeFlood(t *textWriter) {
 			cluster = f.ClusterIP.String()
 		}
 		rows = append(rows, []string{vlanName(f.VLAN, f.SVLAN), f.MAC.String(), cluster, fmt.Sprint(f.Frames),
-			fmt.Sprintf("%.1f", f.FPS), bytesHuman(f.BPS), fmt.Sprint(f.PeakFPS), f.Verdict})
+			fmt.Sprintf("%.1f", f.FPS), analyze.FormatBytes(f.BPS), fmt.Sprint(f.PeakFPS), f.Verdict})
 	}
 	t.table("  ", rows)
 	for _, f := range r.Flood {
@@ -284,17 +285,17 @@ func (r *Report) writeFlood(t *textWriter) {
 	t.printf("\n")
 }
 
-func (r *Report) writeStats(t *textWriter) {
+func writeStats(t *textWriter, r *analyze.Report) {
 	s := r.Stats
 	p := s.Protocols
 	t.printf("STATS\n")
-	t.printf("  %d frames, %s on the wire, %s captured\n", s.Frames, bytesHuman(float64(s.Bytes)), bytesHuman(float64(s.CapturedBytes)))
+	t.printf("  %d frames, %s on the wire, %s captured\n", s.Frames, analyze.FormatBytes(float64(s.Bytes)), analyze.FormatBytes(float64(s.CapturedBytes)))
 	t.printf("  ARP %d (other hardware %d), IGMP %d, NLB heartbeats %d, other 0x886F %d, IPv4 %d, other %d; VLAN-tagged %d; to cluster MACs %d\n",
 		p.ARP, p.ARPOther, p.IGMP, p.Heartbeats, p.NLBUnknown, p.IPv4, p.Other, p.VLANTagged, p.ClusterMAC)
 	t.printf("  malformed %d, cut by snaplen %d (heartbeats %d), unsupported link type %d, unattributed heartbeats %d, kernel drops %d\n",
 		s.Malformed, s.Truncated, s.TruncatedHeartbeats, s.Unsupported, s.Unattributed, s.KernelDrops)
 	ev := s.Evicted
-	if ev != (Evictions{}) {
+	if ev != (analyze.Evictions{}) {
 		t.printf("  evicted: %d bindings, %d IGMP entries, %d clusters, %d cluster MACs, %d findings\n",
 			ev.Bindings, ev.IGMP, ev.Clusters, ev.ClusterMACs, ev.Findings)
 	}

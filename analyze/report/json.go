@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bufio"
@@ -20,7 +20,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze"
 )
 
-// writeReportJSON writes the report as JSON, field by field and, within
+// WriteJSON writes the report as JSON, field by field and, within
 // the top-level lists (bindings, findings...), element by element, so that
 // a report of a long watch (65,536 ARP bindings after a flood) never sits
 // in memory a second time as one encoded buffer. indent gives the same
@@ -39,7 +39,7 @@ import (
 // On the report of the 5M-frame mix (3.7 MB) that halves the time:
 // BenchmarkReportJSON 19-21 -> 10-12 ms on two cores, 37-39 -> 11-18 ms
 // on one.
-func writeReportJSON(w io.Writer, r *analyze.Report, indent bool, prefix map[string]string) error {
+func WriteJSON(w io.Writer, r *analyze.Report, indent bool, prefix map[string]string) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	nl, in1, in2, colon := "", "", "", ":"
 	if indent {
