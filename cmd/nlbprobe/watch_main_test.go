@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -13,13 +16,24 @@ import (
 )
 
 // TestMain lets the lab tests re-execute this test binary inside a
-// namespace as a traffic sender (netlab.RunRole), and removes the nlbprobe
-// binary the lab tests share.
+// namespace as a traffic sender (netlab.RunRole), removes the nlbprobe
+// binary the lab tests share, and, after a run of every test, checks that
+// each example block of the README was run by one of them.
 func TestMain(m *testing.M) {
 	if code, ok := netlab.RunRole(); ok {
 		os.Exit(code)
 	}
 	code := m.Run()
+	// The labs that run the README's watch and mtu examples are Linux's.
+	if code == 0 && ranEveryTest() && runtime.GOOS == "linux" {
+		if problems := checkREADMECoverage(); len(problems) > 0 {
+			fmt.Fprintln(os.Stderr, "FAIL: README examples that no test runs:")
+			for _, p := range problems {
+				fmt.Fprintln(os.Stderr, "  "+p)
+			}
+			code = 1
+		}
+	}
 	if sharedBin.dir != "" {
 		os.RemoveAll(sharedBin.dir)
 	}
@@ -72,4 +86,16 @@ func nlbprobeBinary(t testing.TB) string {
 		t.Fatalf("build nlbprobe: %v", sharedBin.err)
 	}
 	return sharedBin.path
+}
+
+// ranEveryTest reports whether this run selected every test of the package
+// (no -run, -skip or -list): only then can a README block that no test
+// fetched be told from one whose test was filtered out.
+func ranEveryTest() bool {
+	for _, name := range []string{"test.run", "test.skip", "test.list"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return false
+		}
+	}
+	return true
 }
