@@ -7,11 +7,16 @@ import (
 	"io"
 	"net/netip"
 
+	"github.com/spf13/pflag"
+
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 )
 
 func init() {
-	register(command{name: "ip2mac", summary: "cluster MACs, IGMP group and masked sources for cluster IPs", run: runIP2MAC})
+	register(command{name: "ip2mac", summary: "cluster MACs, IGMP group and masked sources for cluster IPs",
+		synopsis: "ip2mac [--json] VIP...",
+		example:  "  nlbprobe ip2mac 172.31.3.232\n  nlbprobe ip2mac --json 10.0.0.50 10.0.0.51",
+		flags:    func() *pflag.FlagSet { return ip2macFlagSet(io.Discard, new(bool)) }, run: runIP2MAC})
 }
 
 // clusterAddresses is the JSON form of ip2mac's answer for one cluster IP.
@@ -54,10 +59,16 @@ func addressesOf(ip netip.Addr) clusterAddresses {
 	return a
 }
 
+// ip2macFlagSet builds ip2mac's FlagSet, bound to asJSON.
+func ip2macFlagSet(stderr io.Writer, asJSON *bool) *pflag.FlagSet {
+	fs := newFlagSet("ip2mac", stderr)
+	fs.BoolVar(asJSON, "json", false, "print one JSON object per cluster IP, in an array")
+	return fs
+}
+
 func runIP2MAC(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ip2mac", "ip2mac [--json] VIP...",
-		"  nlbprobe ip2mac 172.31.3.232\n  nlbprobe ip2mac --json 10.0.0.50 10.0.0.51", stderr)
-	asJSON := fs.Bool("json", false, "print one JSON object per cluster IP, in an array")
+	asJSON := new(bool)
+	fs := ip2macFlagSet(stderr, asJSON)
 	if code, stop := parseFlags(fs, args, stdout); stop {
 		return code
 	}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/pathmtu"
 	"github.com/nlbprobe/nlbprobe/capture"
@@ -23,9 +25,12 @@ import (
 
 func init() {
 	register(command{
-		name:    "mtu",
-		summary: "find the largest frame each path carries (DF-bit pings), black holes, jumbo mismatches",
-		run:     runMTU,
+		name:     "mtu",
+		summary:  "find the largest frame each path carries (DF-bit pings), black holes, jumbo mismatches",
+		synopsis: mtuSynopsis,
+		example:  mtuExample,
+		flags:    func() *pflag.FlagSet { return mtuFlagSet(io.Discard, new(mtuFlags)) },
+		run:      runMTU,
 	})
 }
 
@@ -57,11 +62,17 @@ type mtuTarget struct {
 	addr  netip.Addr
 }
 
-func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("mtu", mtuSynopsis, mtuExample, stderr)
-	var o mtuOptions
-	var targetsFile, failOn string
-	fs.StringVar(&targetsFile, "targets-file", "", "read targets from `FILE`, one per line (# starts a comment); - is stdin")
+// mtuFlags are the values mtu's flags set.
+type mtuFlags struct {
+	o                   mtuOptions
+	targetsFile, failOn string
+}
+
+// mtuFlagSet builds mtu's FlagSet, bound to f.
+func mtuFlagSet(stderr io.Writer, f *mtuFlags) *pflag.FlagSet {
+	fs := newFlagSet("mtu", stderr)
+	o, targetsFile, failOn := &f.o, &f.targetsFile, &f.failOn
+	fs.StringVar(targetsFile, "targets-file", "", "read targets from `FILE`, one per line (# starts a comment); - is stdin")
 	fs.IntVar(&o.max, "max", 0, "largest IP packet size to try (default: the outgoing interface's MTU, which also caps it)")
 	fs.IntVar(&o.expect, "expect", 0, "raise path-mtu-below-expected when a path carries less than `N` bytes (e.g. 9000 for Jumbo Packet 9014)")
 	fs.DurationVar(&o.timeout, "timeout", pathmtu.DefaultTimeout, "how long to wait for an answer when silence decides the result")
@@ -70,10 +81,17 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.rate, "rate", capture.DefaultRate, "most probes per second over all targets")
 	fs.DurationVar(&o.every, "every", 0, "sweep again every `D` (e.g. 10m) until stopped; print only changes")
 	fs.BoolVar(&o.json, "json", false, "one JSON object per target per sweep, one per line (and a summary per sweep with --every)")
-	fs.StringVar(&failOn, "fail-on", "error", "exit 1 when a finding at or above this severity occurred (info, warning, error)")
+	fs.StringVar(failOn, "fail-on", "error", "exit 1 when a finding at or above this severity occurred (info, warning, error)")
+	return fs
+}
+
+func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var mf mtuFlags
+	fs := mtuFlagSet(stderr, &mf)
 	if code, stop := parseFlags(fs, args, stdout); stop {
 		return code
 	}
+	o, targetsFile, failOn := mf.o, mf.targetsFile, mf.failOn
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "nlbprobe mtu: "+format+"\n", a...)
 		fmt.Fprintln(stderr, "Run 'nlbprobe mtu --help' for usage.")

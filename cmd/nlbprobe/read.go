@@ -20,7 +20,27 @@ import (
 )
 
 func init() {
-	register(command{name: "read", summary: "analyze pcap/pcapng capture files (also .gz), merged in time order", run: runRead})
+	register(command{name: "read", summary: "analyze pcap/pcapng capture files (also .gz), merged in time order",
+		synopsis: readSynopsis, example: readExample,
+		flags: func() *pflag.FlagSet { return readFlagSet(io.Discard, new(readFlags)) }, run: runRead})
+}
+
+const readSynopsis = "read [flags] FILE... [EXPRESSION]"
+
+const readExample = "  nlbprobe read capture.pcapng\n" +
+	"  nlbprobe read --json --cluster 172.31.3.232 node1.pcap.gz node2.pcap > report.json\n" +
+	"  nlbprobe read --vantage nonmember --fail-on warning access-port.pcap"
+
+// readFlags are read's flags.
+type readFlags struct {
+	af analysisFlags
+}
+
+// readFlagSet builds read's FlagSet, bound to f.
+func readFlagSet(stderr io.Writer, f *readFlags) *pflag.FlagSet {
+	fs := newFlagSet("read", stderr)
+	f.af.register(fs)
+	return fs
 }
 
 // analysisFlags are the flags read and watch share.
@@ -90,12 +110,9 @@ func writeReport(w io.Writer, r *analyze.Report, asJSON bool) error {
 }
 
 func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("read", "read [flags] FILE...",
-		"  nlbprobe read capture.pcapng\n"+
-			"  nlbprobe read --json --cluster 172.31.3.232 node1.pcap.gz node2.pcap > report.json\n"+
-			"  nlbprobe read --vantage nonmember --fail-on warning access-port.pcap", stderr)
-	var af analysisFlags
-	af.register(fs)
+	var rf readFlags
+	fs := readFlagSet(stderr, &rf)
+	af := &rf.af
 	if code, stop := parseFlags(fs, args, stdout); stop {
 		return code
 	}

@@ -6,10 +6,14 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/spf13/pflag"
 )
 
 func init() {
-	register(command{name: "version", summary: "print nlbprobe's version, commit and Go version", run: runVersion})
+	register(command{name: "version", summary: "print nlbprobe's version, commit and Go version",
+		synopsis: "version", example: "  nlbprobe version\n  nlbprobe --version",
+		flags: func() *pflag.FlagSet { return newFlagSet("version", io.Discard) }, run: runVersion})
 }
 
 // buildInfo is what the binary knows of its own build: the module version
@@ -59,7 +63,7 @@ func (b buildInfo) String() string {
 }
 
 func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("version", "version", "  nlbprobe version\n  nlbprobe --version", stderr)
+	fs := newFlagSet("version", stderr)
 	if code, stop := parseFlags(fs, args, stdout); stop {
 		return code
 	}

@@ -14,13 +14,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/capture"
 )
 
 func init() {
-	register(command{name: "watch", summary: "capture live on an interface (span or access port), stream findings, report on exit", run: runWatch})
+	register(command{name: "watch", summary: "capture live on an interface (span or access port), stream findings, report on exit",
+		synopsis: watchSynopsis, example: watchExamples,
+		flags: func() *pflag.FlagSet { return watchFlagSet(io.Discard, new(watchFlags), new(analysisFlags)) }, run: runWatch})
 }
 
 // watchMemoryLimit is the soft limit of the Go heap during a watch.
@@ -48,10 +52,11 @@ const watchExamples = "  sudo nlbprobe watch -i eth1                            
 	"  nlbprobe watch -i eth1 --vantage nonmember --duration 10m   # an access port with no NLB node\n" +
 	"  nlbprobe watch -i eth1 --json-stream --write evidence.pcapng --metrics-listen :9716"
 
-func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("watch", "watch -i IFACE [flags]", watchExamples, stderr)
-	var wf watchFlags
-	var af analysisFlags
+const watchSynopsis = "watch -i IFACE [flags] [EXPRESSION]"
+
+// watchFlagSet builds watch's FlagSet, bound to wf and af.
+func watchFlagSet(stderr io.Writer, wf *watchFlags, af *analysisFlags) *pflag.FlagSet {
+	fs := newFlagSet("watch", stderr)
 	fs.StringVarP(&wf.iface, "interface", "i", "", "the interface to capture on (required): a span/mirror port, or an access port")
 	fs.DurationVar(&wf.duration, "duration", 0, "stop after this long and report (default: until Ctrl-C or SIGTERM)")
 	fs.DurationVar(&wf.interval, "interval", 10*time.Second, "print a status line this often (0: never)")
@@ -67,6 +72,13 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&wf.ringSize, "ring-size", "64MiB", "size of the kernel capture ring: a bigger ring rides out longer bursts")
 	fs.BoolVar(&wf.noPromisc, "no-promisc", false, "leave the interface out of promiscuous mode")
 	fs.DurationVar(&wf.neighEvery, "neigh-every", 30*time.Second, "compare this host's static ARP entries with the wire this often (0: only at the end)")
+	return fs
+}
+
+func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var wf watchFlags
+	var af analysisFlags
+	fs := watchFlagSet(stderr, &wf, &af)
 	if code, stop := parseFlags(fs, args, stdout); stop {
 		return code
 	}
