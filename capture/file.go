@@ -92,7 +92,17 @@ type FileSource struct {
 
 	done  atomic.Int64 // bytes of the files on disk consumed (or skipped)
 	total int64        // sum of the sizes of the files, 0 if one is unknown
+
+	// filter, when set, passes only the packets Next and NextBatch return.
+	filter *Filter
 }
+
+// SetFilter makes Next and NextBatch return only the packets that pass f
+// (nil: all). Filtered-out packets keep their frame numbers: the Frame of
+// a packet is its number in the (merged) files, as tcpdump -# and Wireshark
+// number it, so the report's evidence can be found there. InputInfo counts
+// every packet read, filtered out or not.
+func (s *FileSource) SetFilter(f *Filter) { s.filter = f }
 
 // ErrNoInputs is returned by OpenFiles when it is given no paths.
 var ErrNoInputs = errors.New("capture: no capture files given")
@@ -203,6 +213,15 @@ func readBufferSize(inputs int) int {
 // the operating system level (an I/O error), or after Close. Problems in the
 // data end that one input and are reported by Inputs.
 func (s *FileSource) Next(p *Packet) error {
+	for {
+		if err := s.next(p); err != nil || s.filter == nil || s.filter.Match(p.Data, p.LinkType) {
+			return err
+		}
+	}
+}
+
+// next is Next without the filter.
+func (s *FileSource) next(p *Packet) error {
 	if s.err != nil {
 		return s.err
 	}

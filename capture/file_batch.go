@@ -20,10 +20,14 @@ type Batch struct {
 	// Packets are the packets in order; the data of Packets[i] is
 	// Data(i).
 	Packets []BatchPacket
-	// FirstFrame is the Frame of Packets[0]; the others follow on.
+	// FirstFrame is the Frame of Packets[0]; the others follow on, unless
+	// a filter left gaps (then Frame says).
 	FirstFrame uint64
 
 	buf []byte
+	// frames are the Frames of the packets when a filter removed some.
+	frames   []uint64
+	filtered bool
 }
 
 // BatchPacket is one packet of a Batch: a Packet without its Input and
@@ -48,7 +52,12 @@ func (b *Batch) Data(i int) []byte {
 }
 
 // Frame returns the Frame number of Packets[i].
-func (b *Batch) Frame(i int) uint64 { return b.FirstFrame + uint64(i) }
+func (b *Batch) Frame(i int) uint64 {
+	if b.filtered {
+		return b.frames[i]
+	}
+	return b.FirstFrame + uint64(i)
+}
 
 // Len returns the number of packets.
 func (b *Batch) Len() int { return len(b.Packets) }
@@ -71,6 +80,44 @@ const batchBytes = 1 << 20
 // NextBatch and Next may be mixed; neither may be called concurrently with
 // another call on the source.
 func (s *FileSource) NextBatch(b *Batch) error {
+	if s.filter == nil {
+		b.filtered = false
+		return s.nextBatch(b)
+	}
+	for {
+		b.filtered = false
+		if err := s.nextBatch(b); err != nil {
+			return err
+		}
+		if s.filterBatch(b) > 0 {
+			return nil
+		}
+	}
+}
+
+// filterBatch keeps the packets of b that pass the filter, with their
+// frame numbers, and returns how many it kept. The data stays where it
+// is in the buffer.
+func (s *FileSource) filterBatch(b *Batch) int {
+	b.frames = b.frames[:0]
+	kept := b.Packets[:0]
+	for i := range b.Packets {
+		p := &b.Packets[i]
+		if s.filter.Match(b.Data(i), p.LinkType) {
+			kept = append(kept, *p)
+			b.frames = append(b.frames, b.FirstFrame+uint64(i))
+		}
+	}
+	b.Packets = kept
+	b.filtered = true
+	if len(kept) > 0 {
+		b.FirstFrame = b.frames[0]
+	}
+	return len(kept)
+}
+
+// nextBatch is NextBatch without the filter.
+func (s *FileSource) nextBatch(b *Batch) error {
 	b.Packets = b.Packets[:0]
 	if s.err != nil {
 		return s.err
@@ -93,7 +140,7 @@ func (s *FileSource) copyBatch(b *Batch) error {
 	used := 0
 	var p Packet
 	for {
-		if err := s.Next(&p); err != nil {
+		if err := s.next(&p); err != nil {
 			// Deliver the packets read so far: the end (io.EOF) and the
 			// errors of Next, which stick, come again at the next call.
 			if len(b.Packets) > 0 {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"testing"
 
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -112,4 +113,12 @@ func (g *pcapgoReader) next(rec *record) error {
 func (g *pcapgoReader) describe(info *InputInfo) {
 	info.LinkTypes = append(info.LinkTypes[:0], g.r.LinkType())
 	info.Snaplen = g.r.Snaplen()
+}
+
+// SetTcpdumpDirs replaces the directories searched for tcpdump beyond
+// PATH for the test's duration.
+func SetTcpdumpDirs(t testing.TB, dirs []string) {
+	old := tcpdumpDirs
+	tcpdumpDirs = dirs
+	t.Cleanup(func() { tcpdumpDirs = old })
 }

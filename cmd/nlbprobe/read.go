@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/spf13/pflag"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
@@ -116,8 +119,14 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, stop := parseFlags(fs, args, stdout); stop {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "nlbprobe read: give one or more capture files (pcap or pcapng, optionally .gz)")
+	files, expr := splitCaptureArgs(fs.Args())
+	if len(files) == 0 {
+		if expr != "" {
+			if _, err := os.Stat(fs.Arg(0)); err != nil {
+				fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
+			}
+		}
+		fmt.Fprintln(stderr, "nlbprobe read: give one or more capture files (pcap or pcapng, optionally .gz), then optionally a capture filter")
 		fmt.Fprintln(stderr, "Run 'nlbprobe read --help' for usage.")
 		return exitUsage
 	}
@@ -125,12 +134,20 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	src, err := capture.OpenFiles(fs.Args())
+	src, err := capture.OpenFiles(files)
 	if err != nil {
 		fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
 		return exitUsage
 	}
 	defer src.Close()
+	var filter *capture.Filter
+	if expr != "" {
+		if filter, err = newReadFilter(expr, fs.Args()[len(files)], src.Inputs()); err != nil {
+			fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
+			return exitUsage
+		}
+		src.SetFilter(filter)
+	}
 
 	e := analyze.New(opts)
 	// A progress line on stderr, drawn only when stderr is a terminal.
@@ -140,6 +157,9 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	noteInputs(e, src.Inputs())
 	r := e.Finish()
+	if filter != nil {
+		noteFilter(stderr, filter, r.Stats.Frames, src.Inputs())
+	}
 	r.Inputs = reportInputs(src.Inputs())
 	if err := writeReport(stdout, r, af.json); err != nil {
 		fmt.Fprintf(stderr, "nlbprobe read: write report: %v\n", err)
@@ -153,6 +173,65 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nlbprobe read: interrupted: the report covers the first %d frames\n", r.Stats.Frames)
 	}
 	return exitFor(r, failOn)
+}
+
+// splitCaptureArgs splits read's arguments as tcpdump splits its own: the
+// leading ones that name files (or "-", standard input) are the captures,
+// and the rest, joined with spaces, is the capture filter
+// (`nlbprobe read F vlan 100` is `nlbprobe read F 'vlan 100'`). An
+// argument that names no file is never taken for one: it starts the
+// filter, which must then compile.
+func splitCaptureArgs(args []string) (files []string, expr string) {
+	i := 0
+	for ; i < len(args); i++ {
+		if args[i] == "-" {
+			continue
+		}
+		if _, err := os.Stat(args[i]); err != nil {
+			break
+		}
+	}
+	return args[:i], strings.Join(args[i:], " ")
+}
+
+// newReadFilter compiles the filter expr for the link types of the inputs;
+// first is the first argument of it, for the message when expr is neither
+// files nor a filter.
+func newReadFilter(expr, first string, inputs []capture.InputInfo) (*capture.Filter, error) {
+	var types []layers.LinkType
+	for _, in := range inputs {
+		for _, lt := range in.LinkTypes {
+			if !slices.Contains(types, lt) {
+				types = append(types, lt)
+			}
+		}
+	}
+	f, err := capture.NewFilter(expr, types...)
+	if err == nil {
+		return f, nil
+	}
+	_, statErr := os.Stat(first)
+	var syntax *capture.FilterSyntaxError
+	switch {
+	case errors.As(err, &syntax):
+		return nil, fmt.Errorf("%q is neither a capture file (%v) nor a capture filter (%s)", expr, statErr, syntax.Msg)
+	case errors.Is(err, capture.ErrNoFilterCompiler):
+		return nil, fmt.Errorf("%q is not a capture file (%v); as a capture filter: %w", expr, statErr, err)
+	}
+	return nil, err
+}
+
+// noteFilter says on stderr how many frames the filter passed, and for
+// which link types it could not be compiled.
+func noteFilter(stderr io.Writer, f *capture.Filter, passed uint64, inputs []capture.InputInfo) {
+	var read uint64
+	for _, in := range inputs {
+		read += in.Frames
+	}
+	fmt.Fprintf(stderr, "nlbprobe read: filter %q: %d of %d frames passed and were analyzed\n", f.Expr, passed, read)
+	for _, err := range f.Errors() {
+		fmt.Fprintf(stderr, "nlbprobe read: warning: %v: its frames were skipped\n", err)
+	}
 }
 
 // feed runs every packet of src through e until the end, an I/O error or
