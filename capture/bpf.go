@@ -102,6 +102,47 @@ func SnapFilter(snaplen int) ([]bpf.RawInstruction, error) {
 	return bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: keep}})
 }
 
+// maxInstructions is the kernel's limit on a socket filter (BPF_MAXINSNS).
+const maxInstructions = 4096
+
+// andPrograms returns a program that accepts a frame when first accepts it
+// and then second does, returning second's verdict capped at snaplen: the
+// user's capture filter and nlbprobe's pre-filter attached as one socket
+// filter. Every accepting return of first becomes a jump to the start of
+// second, one instruction for one, so first's own jumps stay as they are
+// (classic BPF's conditional jumps reach 255 instructions at most, an
+// unconditional one anywhere ahead). Neither program may rely on the
+// scratch memory or the registers the other left: libpcap's and
+// PreFilter's programs set what they read.
+func andPrograms(first, second []bpf.Instruction, snaplen int) ([]bpf.RawInstruction, error) {
+	keep, err := snapValue(snaplen)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bpf.Instruction, 0, len(first)+len(second))
+	for i, ins := range first {
+		switch r := ins.(type) {
+		case bpf.RetConstant:
+			if r.Val != 0 {
+				ins = bpf.Jump{Skip: uint32(len(first) - i - 1)}
+			}
+		case bpf.RetA:
+			return nil, fmt.Errorf("capture: bpf: cannot combine a program that returns A")
+		}
+		out = append(out, ins)
+	}
+	for _, ins := range second {
+		if r, ok := ins.(bpf.RetConstant); ok && r.Val > keep {
+			ins = bpf.RetConstant{Val: keep}
+		}
+		out = append(out, ins)
+	}
+	if len(out) > maxInstructions {
+		return nil, fmt.Errorf("capture: the capture filter and the pre-filter make %d BPF instructions; the kernel takes %d", len(out), maxInstructions)
+	}
+	return bpf.Assemble(out)
+}
+
 func snapValue(snaplen int) (uint32, error) {
 	switch {
 	case snaplen == 0:

@@ -122,3 +122,6 @@ func SetTcpdumpDirs(t testing.TB, dirs []string) {
 	tcpdumpDirs = dirs
 	t.Cleanup(func() { tcpdumpDirs = old })
 }
+
+// AndPrograms is andPrograms, for tests.
+var AndPrograms = andPrograms

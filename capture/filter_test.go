@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
 
 	"github.com/nlbprobe/nlbprobe/capture"
 	"github.com/nlbprobe/nlbprobe/capture/netlab"
@@ -267,5 +268,55 @@ func BenchmarkFilterMatch(b *testing.B) {
 				f.Match(fr.data, fr.lt)
 			}
 		})
+	}
+}
+
+// TestAndPrograms checks that the pre-filter combined with a capture
+// filter accepts exactly the frames both accept, on every frame of the
+// fixtures, and cuts them to the snaplen.
+func TestAndPrograms(t *testing.T) {
+	netlab.RequireTool(t, "tcpdump")
+	pre, err := capture.PreFilter(128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preIns, _ := bpf.Disassemble(pre)
+	preVM, _ := bpf.NewVM(preIns)
+	var frames []frame
+	for _, name := range []string{"two-vlans.pcap", "migration.pcap", "flooding-nonmember.pcap", "igmp-member-missing.pcap"} {
+		frames = append(frames, readFiltered(t, filepath.Join("..", "fixtures", "captures", name), nil)...)
+	}
+	for _, expr := range []string{"vlan 10", "not arp", "host 10.30.0.100", "ether multicast"} {
+		user, err := capture.CompileFilter(expr, layers.LinkTypeEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		userVM, _ := bpf.NewVM(user)
+		raw, err := capture.AndPrograms(preIns, user, 128)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins, _ := bpf.Disassemble(raw)
+		both, err := bpf.NewVM(ins)
+		if err != nil {
+			t.Fatal(err)
+		}
+		passed := 0
+		for _, f := range frames {
+			a, _ := preVM.Run(f.data)
+			b, _ := userVM.Run(f.data)
+			got, _ := both.Run(f.data)
+			want := 0
+			if a > 0 && b > 0 {
+				want = 128
+				passed++
+			}
+			if got != want {
+				t.Errorf("%q, frame %d: combined returns %d, want %d (pre-filter %d, filter %d)", expr, f.n, got, want, a, b)
+			}
+		}
+		if passed == 0 {
+			t.Errorf("%q: no frame passes both: the test shows nothing", expr)
+		}
 	}
 }

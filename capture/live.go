@@ -19,6 +19,10 @@ type LiveConfig struct {
 	// All attaches no pre-filter: every frame reaches nlbprobe. Without
 	// it, PreFilter's program passes only what nlbprobe analyzes.
 	All bool
+	// FilterExpr is a capture filter (pcap-filter(7)) that frames must
+	// pass too: compiled by CompileLiveFilter for this interface, as
+	// tcpdump -i compiles it, and run by the kernel before the pre-filter.
+	FilterExpr string
 	// RingSize is the size of the kernel ring in bytes; 0 is
 	// DefaultRingSize. A bigger ring absorbs longer bursts.
 	RingSize int

@@ -40,7 +40,11 @@ type Live struct {
 	// once a frame newer than filterSince arrived.
 	early       *bpf.VM
 	filterSince time.Time
-	closed      bool
+	// dropEarly drops the frames from before the filter was attached:
+	// set when the filter cannot run in user space (libpcap's live
+	// programs read the VLAN tag with kernel-only ancillary loads).
+	dropEarly bool
+	closed    bool
 }
 
 var _ Source = (*Live)(nil)
@@ -58,13 +62,7 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 	if err != nil {
 		return nil, err
 	}
-	var prog []bpf.RawInstruction
-	switch {
-	case !cfg.All:
-		prog, err = PreFilter(cfg.Snaplen)
-	case cfg.Snaplen != 0 && cfg.Snaplen != DefaultSnaplen:
-		prog, err = SnapFilter(cfg.Snaplen)
-	}
+	prog, err := liveProgram(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -96,8 +94,11 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 		l.filterSince = time.Now()
 		ins, _ := bpf.Disassemble(prog)
 		if l.early, err = bpf.NewVM(ins); err != nil {
-			tp.Close()
-			return nil, fmt.Errorf("capture: pre-filter: %w", err)
+			if cfg.FilterExpr == "" {
+				tp.Close()
+				return nil, fmt.Errorf("capture: pre-filter: %w", err)
+			}
+			l.early, l.dropEarly = nil, true
 		}
 	}
 	if !cfg.NoPromiscuous {
@@ -110,6 +111,37 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 		}
 	}
 	return l, nil
+}
+
+// liveProgram is the socket filter for cfg: the user's capture filter
+// (compiled for the interface) and the pre-filter (unless All), cut to
+// the snaplen; nil when neither is wanted and the snaplen is the default.
+func liveProgram(cfg LiveConfig) ([]bpf.RawInstruction, error) {
+	var user []bpf.Instruction
+	if cfg.FilterExpr != "" {
+		var err error
+		if user, err = CompileLiveFilter(cfg.FilterExpr, cfg.Interface, cfg.Snaplen); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case !cfg.All && user != nil:
+		pre, err := PreFilter(cfg.Snaplen)
+		if err != nil {
+			return nil, err
+		}
+		ins, _ := bpf.Disassemble(pre)
+		// The pre-filter first: it is short and rejects most of a busy
+		// port.
+		return andPrograms(ins, user, cfg.Snaplen)
+	case !cfg.All:
+		return PreFilter(cfg.Snaplen)
+	case user != nil:
+		return andPrograms(nil, user, cfg.Snaplen)
+	case cfg.Snaplen != 0 && cfg.Snaplen != DefaultSnaplen:
+		return SnapFilter(cfg.Snaplen)
+	}
+	return nil, nil
 }
 
 // inspectInterface checks that the interface exists and is up.
@@ -174,6 +206,12 @@ func (l *Live) Next(p *Packet) error {
 			return l.pollError()
 		case err != nil:
 			return fmt.Errorf("capture: read from %s: %w", l.info.Name, err)
+		}
+		if l.dropEarly {
+			if !ci.Timestamp.After(l.filterSince) {
+				continue
+			}
+			l.dropEarly = false
 		}
 		if l.early != nil {
 			if ci.Timestamp.After(l.filterSince) {

@@ -46,6 +46,8 @@ type watchFlags struct {
 	ringSize     string
 	noPromisc    bool
 	neighEvery   time.Duration
+	// filter is the capture filter given after the flags.
+	filter string
 }
 
 const watchExamples = "  sudo nlbprobe watch -i eth1                                # a span port: stream findings, report on Ctrl-C\n" +
@@ -90,8 +92,6 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	switch {
 	case wf.iface == "":
 		return usage("give the interface to capture on with -i IFACE (there are: %s)", strings.Join(capture.InterfaceNames(), ", "))
-	case fs.NArg() > 0:
-		return usage("unexpected arguments %q", fs.Args())
 	case af.json && wf.jsonStream:
 		return usage("--json and --json-stream exclude each other")
 	case wf.writeAll && wf.write == "":
@@ -123,17 +123,29 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	opts.OnFinding = w.onFinding
 	w.e = analyze.New(opts)
 
+	// The arguments after the flags are a capture filter, as tcpdump
+	// takes them (quoted or not).
+	wf.filter = strings.Join(fs.Args(), " ")
 	live, err := capture.OpenLive(capture.LiveConfig{Interface: wf.iface, Snaplen: wf.snaplen, All: wf.all,
-		RingSize: int(ring), NoPromiscuous: wf.noPromisc})
-	if err != nil {
+		FilterExpr: wf.filter, RingSize: int(ring), NoPromiscuous: wf.noPromisc})
+	var syntax *capture.FilterSyntaxError
+	switch {
+	case errors.As(err, &syntax):
+		return usage("%q is not a capture filter (%s)", syntax.Expr, syntax.Msg)
+	case err != nil:
 		fmt.Fprintf(stderr, "nlbprobe watch: %v\n", err)
 		return exitUsage
 	}
 	w.live = live
 	if wf.write != "" {
 		filter := capture.FilterExpression + " (and the same behind VLAN tags)"
-		if wf.all {
+		switch {
+		case wf.all && wf.filter != "":
+			filter = wf.filter
+		case wf.all:
 			filter = ""
+		case wf.filter != "":
+			filter = "(" + wf.filter + ") and (" + filter + ")"
 		}
 		pw, err := capture.CreateWriter(capture.WriterConfig{Path: wf.write, MaxSize: maxSize, MaxFiles: wf.writeFiles,
 			Interface: wf.iface, Filter: filter, Snaplen: wf.snaplen,
@@ -217,6 +229,9 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 	filter := "pre-filter: ARP, IGMP, ICMP, ethertype 0x886F and frames to cluster MACs"
 	if w.flags.all {
 		filter = "no pre-filter (--all)"
+	}
+	if w.flags.filter != "" {
+		filter += fmt.Sprintf(", capture filter %q", w.flags.filter)
 	}
 	promisc := "promiscuous"
 	if w.flags.noPromisc {
