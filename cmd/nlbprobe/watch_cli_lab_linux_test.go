@@ -62,10 +62,10 @@ func TestWatchCaptureFilter(t *testing.T) {
 		expr   string
 		frames uint64 // of 60 sent: 10 rounds of 6
 	}{
-		{"vlan 10", 20},                // the singly tagged ones
-		{"vlan 200 and vlan 10", 20},   // QinQ
-		{"arp", 20},                    // live, a stripped outer tag leaves ARP at offset 12
-		{"not vlan", 20},               // untagged
+		{"vlan 10", 20},              // the singly tagged ones
+		{"vlan 200 and vlan 10", 20}, // QinQ
+		{"arp", 20},                  // live, a stripped outer tag leaves ARP at offset 12
+		{"not vlan", 20},             // untagged
 		// Live, a heartbeat on VLAN 10 has 0x886F at offset 12 too.
 		{"ether proto 0x886f or vlan 200", 40},
 	} {
