@@ -81,7 +81,22 @@ type InterfaceInfo struct {
 	// OperState is the kernel's operational state ("up", "down",
 	// "unknown"...).
 	OperState string
+	// Up says the interface is administratively up; Loopback that it is
+	// a loopback device; Type is the kernel's link type ("device",
+	// "veth", "bridge", "vlan"...). Set by Interfaces.
+	Up, Loopback bool
+	Type         string
 }
+
+// AnyInterface is the name tcpdump gives the pseudo-interface that
+// captures on all of them. OpenLive refuses it (ErrAnyInterface).
+const AnyInterface = "any"
+
+// ErrAnyInterface says why OpenLive refuses the "any" pseudo-interface.
+var ErrAnyInterface = errors.New("capture: -i any is not supported: Linux's \"any\" capture gives cooked headers without the " +
+	"destination MAC, on which nlbprobe's flooding and NLB mode verdicts rest, and sees a frame that crosses a bridge or a veth " +
+	"once on each interface, doubling heartbeat and flood rates; capture on the span or access port itself " +
+	"(nlbprobe watch -D lists them), and run one watch per port to watch several")
 
 // Errors of OpenLive and Next. Each is wrapped with the details, so test
 // with errors.Is.

@@ -44,7 +44,11 @@ type Live struct {
 	// set when the filter cannot run in user space (libpcap's live
 	// programs read the VLAN tag with kernel-only ancillary loads).
 	dropEarly bool
-	closed    bool
+	// snaplen is the most bytes of a frame Next returns: the kernel cuts
+	// the frame before the VLAN tag is put back, which would make it 4
+	// (or 8) bytes longer than -s said.
+	snaplen int
+	closed  bool
 }
 
 var _ Source = (*Live)(nil)
@@ -54,6 +58,11 @@ var _ Source = (*Live)(nil)
 // interfaces there are), ErrInterfaceDown, or ErrNeedPrivilege, each with
 // a message that says what to do.
 func OpenLive(cfg LiveConfig) (*Live, error) {
+	if cfg.Interface == AnyInterface {
+		if _, err := netlink.LinkByName(AnyInterface); err != nil {
+			return nil, ErrAnyInterface
+		}
+	}
 	info, err := inspectInterface(cfg.Interface)
 	if err != nil {
 		return nil, err
@@ -85,7 +94,12 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 		}
 		return nil, fmt.Errorf("capture: open an AF_PACKET ring on %s: %w", cfg.Interface, err)
 	}
-	l := &Live{tp: tp, info: info}
+	snap, err := snapValue(cfg.Snaplen)
+	if err != nil {
+		tp.Close()
+		return nil, err
+	}
+	l := &Live{tp: tp, info: info, snaplen: int(snap)}
 	if len(prog) > 0 {
 		if err := tp.SetBPF(prog); err != nil {
 			tp.Close()
@@ -165,6 +179,24 @@ func inspectInterface(name string) (InterfaceInfo, error) {
 	return info, nil
 }
 
+// Interfaces lists the interfaces of this network namespace in index
+// order, with their state and MTU (what watch -D prints, as tcpdump -D).
+func Interfaces() ([]InterfaceInfo, error) {
+	links, err := netlink.LinkList()
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		return nil, fmt.Errorf("capture: list interfaces: %w", err)
+	}
+	out := make([]InterfaceInfo, 0, len(links))
+	for _, l := range links {
+		a := l.Attrs()
+		out = append(out, InterfaceInfo{Name: a.Name, Index: a.Index, MAC: a.HardwareAddr, MTU: a.MTU,
+			Promiscuity: a.Promisc, OperState: a.OperState.String(), Up: a.Flags&net.FlagUp != 0,
+			Loopback: a.Flags&net.FlagLoopback != 0, Type: l.Type(),
+			NoCarrier: a.RawFlags&unix.IFF_LOWER_UP == 0 && a.OperState != netlink.OperUnknown})
+	}
+	return out, nil
+}
+
 // InterfaceNames lists the interfaces of this network namespace in index
 // order, for messages.
 func InterfaceNames() []string {
@@ -224,6 +256,10 @@ func (l *Live) Next(p *Packet) error {
 				data = data[:min(keep, len(data))]
 				ci.CaptureLength = len(data)
 			}
+		}
+		if len(data) > l.snaplen {
+			data = data[:l.snaplen]
+			ci.CaptureLength = len(data)
 		}
 		// The tag is back in data; the ancillary copy would only be
 		// kept alive by p.

@@ -24,3 +24,6 @@ func (l *Live) Stats() (LiveStats, error) { return LiveStats{}, ErrUnsupported }
 
 // Close does nothing.
 func (l *Live) Close() error { return nil }
+
+// Interfaces returns ErrUnsupported.
+func Interfaces() ([]InterfaceInfo, error) { return nil, ErrUnsupported }

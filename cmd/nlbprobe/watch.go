@@ -46,6 +46,8 @@ type watchFlags struct {
 	ringSize     string
 	noPromisc    bool
 	neighEvery   time.Duration
+	list         bool
+	count        uint64
 	// filter is the capture filter given after the flags.
 	filter string
 }
@@ -60,16 +62,18 @@ const watchSynopsis = "watch -i IFACE [flags] [EXPRESSION]"
 func watchFlagSet(stderr io.Writer, wf *watchFlags, af *analysisFlags) *pflag.FlagSet {
 	fs := newFlagSet("watch", stderr)
 	fs.StringVarP(&wf.iface, "interface", "i", "", "the interface to capture on (required): a span/mirror port, or an access port")
+	fs.BoolVarP(&wf.list, "list-interfaces", "D", false, "list the interfaces with their state and MTU, as tcpdump -D, and exit")
+	fs.Uint64VarP(&wf.count, "count", "c", 0, "stop after this many frames (those that passed the filters) and report (0: no limit)")
 	fs.DurationVar(&wf.duration, "duration", 0, "stop after this long and report (default: until Ctrl-C or SIGTERM)")
 	fs.DurationVar(&wf.interval, "interval", 10*time.Second, "print a status line this often (0: never)")
 	af.register(fs)
 	fs.BoolVar(&wf.jsonStream, "json-stream", false, "print JSON lines: one object per finding as it is raised or updated, one per status, the report last (see README)")
-	fs.StringVar(&wf.write, "write", "", "save the frames behind each finding (with --write-all: every frame captured) to this pcapng file")
+	fs.StringVarP(&wf.write, "write", "w", "", "save the frames behind each finding (with --write-all: every frame captured) to this pcapng file")
 	fs.BoolVar(&wf.writeAll, "write-all", false, "with --write: save every frame that passed the filter, not only the evidence")
 	fs.StringVar(&wf.writeMaxSize, "write-max-size", "100MB", "with --write: start a new file (NAME.1.pcapng, NAME.2.pcapng...) past this size (0: never)")
 	fs.IntVar(&wf.writeFiles, "write-files", 10, "with --write: keep at most this many files, dropping the oldest rotated one, never the first (0: keep all)")
 	fs.StringVar(&wf.metrics, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. :9716)")
-	fs.IntVar(&wf.snaplen, "snaplen", capture.DefaultSnaplen, "bytes kept of each frame")
+	fs.IntVarP(&wf.snaplen, "snaplen", "s", capture.DefaultSnaplen, "bytes kept of each frame (0: all, as tcpdump -s 0)")
 	fs.BoolVar(&wf.all, "all", false, "attach no kernel pre-filter: analyze every frame, not only ARP, IGMP, ICMP, 0x886F and frames to cluster MACs")
 	fs.StringVar(&wf.ringSize, "ring-size", "64MiB", "size of the kernel capture ring: a bigger ring rides out longer bursts")
 	fs.BoolVar(&wf.noPromisc, "no-promisc", false, "leave the interface out of promiscuous mode")
@@ -88,6 +92,12 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "nlbprobe watch: "+format+"\n", a...)
 		fmt.Fprintln(stderr, "Run 'nlbprobe watch --help' for usage.")
 		return exitUsage
+	}
+	if wf.list {
+		return listInterfaces(stdout, stderr)
+	}
+	if wf.snaplen == 0 {
+		wf.snaplen = capture.DefaultSnaplen
 	}
 	switch {
 	case wf.iface == "":
@@ -173,6 +183,41 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return w.run(ctx, failOn)
 }
 
+// listInterfaces prints the interfaces as tcpdump -D does, numbered, with
+// what decides whether a capture there sees anything: up or down,
+// carrier, MTU (a span port must take the monitored ports' largest
+// frames) and the MAC.
+func listInterfaces(stdout, stderr io.Writer) int {
+	ifs, err := capture.Interfaces()
+	if err != nil {
+		fmt.Fprintf(stderr, "nlbprobe watch: %v\n", err)
+		return exitUsage
+	}
+	for _, in := range ifs {
+		var state []string
+		switch {
+		case !in.Up:
+			state = append(state, "down")
+		case in.NoCarrier:
+			state = append(state, "up", "no carrier")
+		default:
+			state = append(state, "up", "running")
+		}
+		if in.Loopback {
+			state = append(state, "loopback")
+		}
+		if in.Promiscuity > 0 {
+			state = append(state, "promiscuous")
+		}
+		mac := ""
+		if len(in.MAC) > 0 {
+			mac = "  " + in.MAC.String()
+		}
+		fmt.Fprintf(stdout, "%d.%s [%s]  MTU %d  %s%s\n", in.Index, in.Name, strings.Join(state, ", "), in.MTU, in.Type, mac)
+	}
+	return exitOK
+}
+
 func evidenceNote(all bool) string {
 	if all {
 		return ": every frame that passed the filter"
@@ -208,6 +253,8 @@ type watcher struct {
 	protoBytes protocolBytes
 
 	status statusState
+	// frames counts the frames analyzed, for -c.
+	frames uint64
 }
 
 func (w *watcher) onFinding(f *finding.Finding, isNew bool) {
@@ -365,6 +412,9 @@ func (w *watcher) drain() error {
 		if n&63 == 0 && time.Now().After(deadline) {
 			return nil
 		}
+		if w.flags.count > 0 && w.frames >= w.flags.count {
+			return nil
+		}
 		err := w.live.Next(&p)
 		switch {
 		case errors.Is(err, capture.ErrIdle):
@@ -376,8 +426,15 @@ func (w *watcher) drain() error {
 	}
 }
 
-// frame analyzes one captured frame.
+// frame analyzes one captured frame; with -c it halts the watch at the
+// COUNTth.
 func (w *watcher) frame(p *capture.Packet) {
+	if w.flags.count > 0 {
+		w.frames++
+		if w.frames >= w.flags.count {
+			w.halt(fmt.Sprintf("%d frames (-c)", w.flags.count))
+		}
+	}
 	if w.ev != nil {
 		w.ev.keep(p)
 	}

@@ -3,7 +3,12 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +110,83 @@ func TestWatchCaptureFilterAndPreFilter(t *testing.T) {
 	}
 	if r := parseLabReport(t, all.stdout.String()); r.Stats.Frames != 30 {
 		t.Errorf("with --all: %d frames, want 30 (and the UDP datagrams on VLAN 10)", r.Stats.Frames)
+	}
+}
+
+// TestWatchTcpdumpFlags checks tcpdump's spellings: -c COUNT stops the
+// watch by itself after COUNT frames and reports, -s SNAPLEN cuts frames,
+// -w FILE writes the pcapng.
+func TestWatchTcpdumpFlags(t *testing.T) {
+	netlab.RequireTool(t, "tshark")
+	l := newVLANLab(t)
+	out := filepath.Join(t.TempDir(), "w.pcapng")
+	watch := startWatch(t, l.probe, "-i", "eth0", "--json", "--interval", "0", "-c", "25", "-s", "128", "-w", out, "--write-all")
+	l.sender.StartTraffic(netlab.Traffic{Interface: "eth0", Streams: []netlab.Stream{{Name: "vlans", Frames: l.frames, Rate: 100, Count: 60}}})
+	if code := watch.wait(t, time.Minute); code != exitOK && code != exitFindings {
+		t.Fatalf("exit %d\n%s", code, watch.stderr.String())
+	}
+	r := parseLabReport(t, watch.stdout.String())
+	if r.Stats.Frames != 25 {
+		t.Errorf("-c 25: %d frames analyzed", r.Stats.Frames)
+	}
+	if !strings.Contains(watch.stderr.String(), "stopped (25 frames (-c))") {
+		t.Errorf("stderr does not say why it stopped:\n%s", watch.stderr.String())
+	}
+	lines, err := exec.Command("tshark", "-r", out, "-T", "fields", "-e", "frame.cap_len", "-e", "frame.len").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSpace(string(lines)), "\n")
+	if len(rows) != 25 {
+		t.Errorf("-w: %d frames in the file, want 25", len(rows))
+	}
+	cut := 0
+	for _, row := range rows {
+		var capLen, length int
+		fmt.Sscanf(row, "%d\t%d", &capLen, &length)
+		if capLen > 128 {
+			t.Errorf("-s 128: a frame of %d bytes captured", capLen)
+		}
+		if length > 128 {
+			cut++
+		}
+	}
+	if cut == 0 {
+		t.Error("-s 128: no heartbeat was cut: the test shows nothing")
+	}
+}
+
+// TestWatchListInterfaces checks -D lists the namespace's interfaces with
+// their state and MTU, and needs no -i.
+func TestWatchListInterfaces(t *testing.T) {
+	lab := netlab.New(t)
+	a, b := lab.Namespace("a"), lab.Namespace("b")
+	lab.Veth(a, "eth0", b, "eth0")
+	lab.Veth(a, "eth1", b, "eth1")
+	a.Link("eth0", 9000)
+	out, err := a.Run(nlbprobeBinary(t), "watch", "-D")
+	if err != nil {
+		t.Fatalf("watch -D: %v\n%s", err, out)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^1\.lo \[(up, running|down), loopback\]  MTU 65536  device$`),
+		regexp.MustCompile(`(?m)^\d+\.eth0 \[up, (running|no carrier)\]  MTU 9000  veth  ([0-9a-f]{2}:){5}[0-9a-f]{2}$`),
+		regexp.MustCompile(`(?m)^\d+\.eth1 \[down\]  MTU 1500  veth  `),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("watch -D lacks %v:\n%s", want, out)
+		}
+	}
+}
+
+// TestWatchAnyInterface checks -i any is refused with the reason.
+func TestWatchAnyInterface(t *testing.T) {
+	lab := netlab.New(t)
+	a := lab.Namespace("a")
+	out, err := a.Run(nlbprobeBinary(t), "watch", "-i", "any", "--duration", "1s")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitUsage || !strings.Contains(out, "-i any is not supported") ||
+		!strings.Contains(out, "destination MAC") {
+		t.Errorf("watch -i any: %v\n%s", err, out)
 	}
 }
