@@ -253,12 +253,16 @@ type watcher struct {
 	protoBytes protocolBytes
 
 	status statusState
+	// now is the capture time of what the engine is given (the frame's
+	// time stamp, or the clock when idle), never going back: the time of
+	// the stream lines its findings raise.
+	now time.Time
 	// frames counts the frames analyzed, for -c.
 	frames uint64
 }
 
 func (w *watcher) onFinding(f *finding.Finding, isNew bool) {
-	w.out.finding(f, isNew)
+	w.out.finding(f, isNew, w.now)
 	if w.ev != nil {
 		w.ev.noteFinding(f, isNew)
 	}
@@ -320,6 +324,7 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 	w.kstats, w.kerr = w.live.Stats()
 	w.live.Close()
 	now := time.Now()
+	w.setNow(now)
 	w.e.Advance(now)
 	if w.kerr == nil {
 		w.e.NoteCaptureDrops(counters(w.kstats), now)
@@ -331,7 +336,6 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 	r.Inputs = []analyze.Input{{Path: w.flags.iface, Format: "live (AF_PACKET TPACKET_V3)", LinkTypes: []string{"Ethernet"},
 		Snaplen: uint32(w.flags.snaplen), Frames: r.Stats.Frames}}
 	if w.ev != nil {
-		w.ev.flushPending()
 		var ks *capture.LiveStats
 		if w.kerr == nil {
 			ks = &w.kstats
@@ -359,6 +363,10 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 		reason, time.Since(w.started).Round(time.Millisecond), r.Stats.Frames, w.kstats.Received, w.kstats.Dropped, mem)
 	if w.ev != nil {
 		fmt.Fprintf(w.stderr, "nlbprobe watch: wrote %d frames to %s\n", w.ev.w.Frames(), strings.Join(w.ev.w.Files(), ", "))
+		if w.ev.late > 0 {
+			fmt.Fprintf(w.stderr, "nlbprobe watch: %d evidence frames were left out of the file: frames captured after them "+
+				"were already written (the file stays in capture-time order)\n", w.ev.late)
+		}
 	}
 	if readErr != nil {
 		fmt.Fprintf(w.stderr, "nlbprobe watch: %v (the report covers the frames before it)\n", readErr)
@@ -383,6 +391,7 @@ func (w *watcher) loop(neigh <-chan []capture.StaticNeighbour) error {
 			now = p.Info.Timestamp
 		case errors.Is(err, capture.ErrIdle):
 			now = time.Now()
+			w.setNow(now)
 			w.e.Advance(now)
 			if w.ev != nil {
 				w.ev.after(nil)
@@ -438,12 +447,22 @@ func (w *watcher) frame(p *capture.Packet) {
 	if w.ev != nil {
 		w.ev.keep(p)
 	}
+	w.setNow(p.Info.Timestamp)
 	w.e.Packet(p.Data, analyze.Meta{Frame: p.Frame, Time: p.Info.Timestamp, Length: p.Info.Length, LinkType: p.LinkType})
 	if w.metrics != nil {
 		w.countBytes(p.Info.Length)
 	}
 	if w.ev != nil {
 		w.ev.after(p)
+	}
+}
+
+// setNow advances w.now to t, never back: a frame stamped a few
+// milliseconds before an idle poll's clock reading (the kernel hands a
+// block over up to 20 ms late) keeps the lines in order.
+func (w *watcher) setNow(t time.Time) {
+	if t.After(w.now) {
+		w.now = t
 	}
 }
 
@@ -460,7 +479,7 @@ func (w *watcher) tick(now time.Time, neigh <-chan []capture.StaticNeighbour) {
 	default:
 	}
 	if w.ev != nil {
-		w.ev.flush(w.stderr)
+		w.ev.flush(now, w.stderr)
 	}
 	var snap *analyze.Report
 	if w.metrics != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/gopacket/gopacket"
 
@@ -24,19 +25,33 @@ import (
 // nlbprobe frame number as the pcapng packet ID and a comment naming the
 // finding. So the file holds what backs each finding, and what happened
 // right after, without the bulk of a flood.
+//
+// The file is in capture-time order (issue 16 item 8: a finding raised
+// later wrote its older evidence after frames already written, and tshark
+// showed negative deltas). So a frame is not written when it is chosen,
+// only marked in the ring; marked frames are written in ring order (the
+// order they were captured) when they leave the ring, when they are
+// evidenceDelay old, or at the end. A frame chosen after frames captured
+// later were already written (evidence older than evidenceDelay, on a
+// port so quiet that the ring still holds it) is left out and counted.
 const (
 	ringFrames    = 4096     // recent frames kept
 	ringBytes     = 16 << 10 // bytes kept of each frame in the ring
 	contextFrames = 32       // frames about a finding's addresses written from the ring
 	followMax     = 256      // subjects followed at once
 	followBudget  = 64       // later frames written per finding raised or updated
+	// evidenceDelay is how long a frame stays in the ring before it is
+	// written, so that a finding raised a little later can still add it
+	// in order: the file lags this much behind the capture.
+	evidenceDelay = 10 * time.Second
 )
 
 type ringFrame struct {
-	n       uint64
-	ci      gopacket.CaptureInfo
-	data    []byte
-	written bool
+	n    uint64
+	ci   gopacket.CaptureInfo
+	data []byte
+	// comment is set when the frame is to be written (marked): why.
+	comment string
 }
 
 // subject is what a finding is about, for matching frames.
@@ -60,6 +75,13 @@ type evidenceWriter struct {
 	evid    [][]uint64
 	follow  []subject
 	err     error
+	// emitted is the frame number of the newest frame the ring has
+	// passed to the file (written or not): a frame up to it can no longer
+	// be written in order.
+	emitted uint64
+	// late counts evidence frames left out because frames captured after
+	// them were already in the file.
+	late uint64
 }
 
 func newEvidenceWriter(w *capture.PcapngWriter, all bool) *evidenceWriter {
@@ -79,8 +101,11 @@ func (ev *evidenceWriter) keep(p *capture.Packet) {
 	}
 	r := &ev.ring[ev.head]
 	ev.head = (ev.head + 1) % len(ev.ring)
+	if r.n > ev.emitted {
+		ev.emit(r) // the oldest frame leaves the ring
+	}
 	data := p.Data[:min(len(p.Data), ringBytes)]
-	r.n, r.ci, r.written = p.Frame, p.Info, false
+	r.n, r.ci, r.comment = p.Frame, p.Info, ""
 	r.ci.CaptureLength = len(data)
 	r.ci.AncillaryData = nil
 	r.data = append(r.data[:0], data...)
@@ -117,14 +142,14 @@ func (ev *evidenceWriter) after(p *capture.Packet) {
 		return
 	}
 	slot := &ev.ring[(ev.head+len(ev.ring)-1)%len(ev.ring)]
-	if slot.written || slot.n != p.Frame {
+	if slot.comment != "" || slot.n != p.Frame {
 		return
 	}
 	for i := range ev.follow {
 		s := &ev.follow[i]
 		if s.budget > 0 && matches(slot.data, s) {
 			s.budget--
-			ev.writeSlot(slot, "after "+s.label)
+			ev.mark(slot, "after "+s.label, false)
 			return
 		}
 	}
@@ -144,14 +169,14 @@ func (ev *evidenceWriter) flushPending() {
 		for k := range ev.ring {
 			j := (ev.head + k) % len(ev.ring)
 			r := &ev.ring[j]
-			if r.n == 0 || r.written {
+			if r.n == 0 || r.comment != "" {
 				continue
 			}
 			if want[r.n] {
-				ev.writeSlot(r, s.label)
+				ev.mark(r, s.label, true)
 				continue
 			}
-			if (len(s.macs) > 0 || len(s.ips) > 0) && matches(r.data, &s) {
+			if r.n > ev.emitted && (len(s.macs) > 0 || len(s.ips) > 0) && matches(r.data, &s) {
 				about = append(about, j)
 			}
 		}
@@ -159,8 +184,8 @@ func (ev *evidenceWriter) flushPending() {
 			about = about[len(about)-contextFrames:]
 		}
 		for _, j := range about {
-			if r := &ev.ring[j]; !r.written {
-				ev.writeSlot(r, "before "+s.label)
+			if r := &ev.ring[j]; r.comment == "" {
+				ev.mark(r, "before "+s.label, false)
 			}
 		}
 		if len(s.macs) > 0 || len(s.ips) > 0 {
@@ -175,9 +200,44 @@ func (ev *evidenceWriter) flushPending() {
 	ev.follow = slices.DeleteFunc(ev.follow, func(s subject) bool { return s.budget <= 0 })
 }
 
-func (ev *evidenceWriter) writeSlot(r *ringFrame, comment string) {
-	r.written = true
-	ev.write(r.ci, r.data, r.n, comment)
+// mark chooses the frame in r to be written, with comment, unless frames
+// captured after it are already in the file; evidence that cannot be
+// written counts as late.
+func (ev *evidenceWriter) mark(r *ringFrame, comment string, evidence bool) {
+	if r.n <= ev.emitted {
+		if evidence {
+			ev.late++
+		}
+		return
+	}
+	r.comment = comment
+}
+
+// emit passes the frame in r, the oldest not yet passed, to the file:
+// written if it was marked.
+func (ev *evidenceWriter) emit(r *ringFrame) {
+	if r.comment != "" {
+		ev.write(r.ci, r.data, r.n, r.comment)
+	}
+	ev.emitted = r.n
+}
+
+// emitUntil passes the frames captured up to t to the file, oldest first;
+// a zero t passes them all.
+func (ev *evidenceWriter) emitUntil(t time.Time) {
+	if ev.all {
+		return
+	}
+	for k := range ev.ring {
+		r := &ev.ring[(ev.head+k)%len(ev.ring)]
+		if r.n == 0 || r.n <= ev.emitted {
+			continue
+		}
+		if !t.IsZero() && r.ci.Timestamp.After(t) {
+			return
+		}
+		ev.emit(r)
+	}
 }
 
 func (ev *evidenceWriter) write(ci gopacket.CaptureInfo, data []byte, n uint64, comment string) {
@@ -187,9 +247,11 @@ func (ev *evidenceWriter) write(ci gopacket.CaptureInfo, data []byte, n uint64, 
 	ev.err = ev.w.Write(ci, data, n, comment)
 }
 
-// flush makes the files readable as they are; a write error is reported
-// once, and writing stops.
-func (ev *evidenceWriter) flush(stderr io.Writer) {
+// flush writes the marked frames captured evidenceDelay before now and
+// makes the files readable as they are; a write error is reported once,
+// and writing stops.
+func (ev *evidenceWriter) flush(now time.Time, stderr io.Writer) {
+	ev.emitUntil(now.Add(-evidenceDelay))
 	if ev.err == nil {
 		ev.err = ev.w.Flush()
 		if ev.err != nil {
@@ -198,7 +260,10 @@ func (ev *evidenceWriter) flush(stderr io.Writer) {
 	}
 }
 
+// close writes what is left and closes the files.
 func (ev *evidenceWriter) close(stats *capture.LiveStats) error {
+	ev.flushPending()
+	ev.emitUntil(time.Time{})
 	err := ev.w.Close(stats)
 	if ev.err != nil {
 		return ev.err

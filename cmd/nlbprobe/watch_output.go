@@ -41,30 +41,46 @@ func newStreamer(stdout, stderr io.Writer, asJSON, jsonStream bool) *streamer {
 	return s
 }
 
-// streamFinding is a finding on the JSON stream.
+// streamFinding is a finding on the JSON stream. EventTime is the capture
+// time of the event (raised or updated), non-decreasing along the stream;
+// the finding's own Time is when it was first raised.
 type streamFinding struct {
-	Type  string `json:"type"`
-	Event string `json:"event"`
+	Type      string    `json:"type"`
+	Event     string    `json:"event"`
+	EventTime time.Time `json:"event_time"`
 	finding.Finding
 }
 
-func (s *streamer) finding(f *finding.Finding, isNew bool) {
+// finding writes a finding raised or updated at capture time at. Lines
+// carry at, so the log reads in capture-time order (issue 16 item 8: an
+// update carried the time the finding was first raised); an update says
+// when the finding was first raised, and a finding whose own time is not
+// at says that time too.
+func (s *streamer) finding(f *finding.Finding, isNew bool, at time.Time) {
 	if s.err != nil {
 		return
+	}
+	if at.IsZero() {
+		at = f.Time
 	}
 	if s.jsonStream {
 		event := "raised"
 		if !isNew {
 			event = "updated"
 		}
-		s.err = s.enc.Encode(streamFinding{Type: "finding", Event: event, Finding: *f})
+		s.err = s.enc.Encode(streamFinding{Type: "finding", Event: event, EventTime: at.UTC(), Finding: *f})
 		return
 	}
 	sev := strings.ToUpper(f.Severity.String())
-	if !isNew {
+	when := ""
+	switch {
+	case !isNew:
 		sev = "updated " + f.Severity.String()
+		when = " (first raised " + clockUTC(f.Time) + ")"
+	case clockUTC(f.Time) != clockUTC(at):
+		when = " (finding time " + clockUTC(f.Time) + ")"
 	}
-	_, s.err = fmt.Fprintf(s.lines, "%s %s %s [%s]: %s\n", clockUTC(f.Time), sev, f.Kind, f.Subject, f.Message)
+	_, s.err = fmt.Fprintf(s.lines, "%s %s %s [%s]%s: %s\n", clockUTC(at), sev, f.Kind, f.Subject, when, f.Message)
 	if isNew && f.Remedy != "" && s.err == nil {
 		_, s.err = fmt.Fprintf(s.lines, "    what to do: %s\n", f.Remedy)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -187,14 +188,17 @@ func TestStreamerLines(t *testing.T) {
 	st := statusLine{Type: "status", Time: time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC), Interface: "eth1", Frames: 120,
 		FramesPerSecond: 12.5, ClusterMACFrames: 30, Clusters: 1, Hosts: 2, Findings: 1, Worst: "warning"}
 
+	raised, updated := f.Time, f.Time.Add(1500*time.Millisecond)
 	var out, errb bytes.Buffer
 	s := newStreamer(&out, &errb, false, false)
-	s.finding(f, true)
-	s.finding(f, false)
+	s.finding(f, true, raised)
+	s.finding(f, false, updated)
 	s.status(st)
+	// The update's line carries its own time, so the log stays in capture
+	// order, and says when the finding was first raised.
 	want := "12:00:07.250 WARNING heartbeat-gap [cluster 10.0.0.5 vlan untagged host 2]: host 2 went quiet\n" +
 		"    what to do: check it\n" +
-		"12:00:07.250 updated warning heartbeat-gap [cluster 10.0.0.5 vlan untagged host 2]: host 2 went quiet\n" +
+		"12:00:08.750 updated warning heartbeat-gap [cluster 10.0.0.5 vlan untagged host 2] (first raised 12:00:07.250): host 2 went quiet\n" +
 		"12:00:10.000 status eth1: 120 frames (12.5/s), 30 to cluster MACs; 1 clusters, 2 hosts; 1 findings, worst warning; kernel drops 0\n"
 	if out.String() != want || errb.Len() != 0 {
 		t.Errorf("text stream:\n%s\nwant:\n%s", out.String(), want)
@@ -204,22 +208,22 @@ func TestStreamerLines(t *testing.T) {
 	out.Reset()
 	errb.Reset()
 	s = newStreamer(&out, &errb, true, false)
-	s.finding(f, true)
+	s.finding(f, true, raised)
 	if out.Len() != 0 || !strings.Contains(errb.String(), "WARNING heartbeat-gap") {
 		t.Errorf("--json: stdout %q, stderr %q", out.String(), errb.String())
 	}
 
 	out.Reset()
 	s = newStreamer(&out, &errb, false, true)
-	s.finding(f, true)
-	s.finding(f, false)
+	s.finding(f, true, raised)
+	s.finding(f, false, updated)
 	s.status(st)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("--json-stream: %d lines:\n%s", len(lines), out.String())
 	}
-	for i, want := range []string{`{"type":"finding","event":"raised","kind":"heartbeat-gap","severity":"warning"`,
-		`{"type":"finding","event":"updated","kind":"heartbeat-gap"`, `{"type":"status","time":"2026-03-01T12:00:10Z","interface":"eth1","frames":120`} {
+	for i, want := range []string{`{"type":"finding","event":"raised","event_time":"2026-03-01T12:00:07.25Z","kind":"heartbeat-gap","severity":"warning"`,
+		`{"type":"finding","event":"updated","event_time":"2026-03-01T12:00:08.75Z","kind":"heartbeat-gap"`, `{"type":"status","time":"2026-03-01T12:00:10Z","interface":"eth1","frames":120`} {
 		if !strings.HasPrefix(lines[i], want) {
 			t.Errorf("line %d: %s\nwant prefix %s", i+1, lines[i], want)
 		}
@@ -437,4 +441,72 @@ func metricValue(page, series string) float64 {
 		}
 	}
 	return -1
+}
+
+// TestEvidenceWriterTimeOrder checks the evidence file is in capture-time
+// order when a finding raised later cites frames older than ones already
+// chosen (issue 16 item 8: they were written after them, and tshark showed
+// negative deltas), and that evidence older than what the file already
+// holds is left out and counted rather than written out of order.
+func TestEvidenceWriterTimeOrder(t *testing.T) {
+	h := newEvidenceHarness(t)
+	macA := addr.MAC{0x03, 0xbf, 0, 0, 0, 1}
+	macB := addr.MAC{0x03, 0xbf, 0, 0, 0, 2}
+	other := addr.MAC{0x00, 0x15, 0x5d, 0, 0, 9}
+	frameTo := func(dst addr.MAC, n uint64) []byte {
+		f := fixtures.Client{SrcIP: netip.MustParseAddr("172.31.3.50"), DstIP: netip.MustParseAddr("172.31.3.9"),
+			SrcPort: 1, DstPort: 7, Proto: fixtures.ClientUDP, Length: 100}.Frame(other, dst)
+		f[len(f)-2], f[len(f)-1] = byte(n>>8), byte(n)
+		return f
+	}
+	for i := uint64(1); i <= 100; i++ {
+		dst := macB
+		if i%2 == 0 {
+			dst = macA
+		}
+		var raise func()
+		switch i {
+		case 60: // finding A about macA: its later frames are followed
+			raise = func() {
+				h.ev.noteFinding(&finding.Finding{Kind: finding.MulticastFlooding, Subject: "a", Evidence: []uint64{60}, MACs: []addr.MAC{macA}}, true)
+			}
+		case 90: // finding B cites frame 15, older than A's frames
+			raise = func() {
+				h.ev.noteFinding(&finding.Finding{Kind: finding.MulticastFlooding, Subject: "b", Evidence: []uint64{15, 90}}, true)
+			}
+		}
+		h.frame(frameTo(dst, i), raise)
+	}
+	// Everything up to now leaves the ring for the file; then a finding
+	// citing frame 21 comes too late for it.
+	h.ev.flush(time.Unix(1700000000, 0).Add(time.Hour), io.Discard)
+	h.frame(frameTo(macB, 101), func() {
+		h.ev.noteFinding(&finding.Finding{Kind: finding.MulticastFlooding, Subject: "c", Evidence: []uint64{21, 101}}, true)
+	})
+	ids := h.written(t)
+	if !slices.IsSorted(ids) {
+		t.Errorf("frames written out of order: %v", ids)
+	}
+	for _, want := range []uint64{15, 60, 62, 90, 101} {
+		if !slices.Contains(ids, want) {
+			t.Errorf("frame %d not written: %v", want, ids)
+		}
+	}
+	if slices.Contains(ids, 21) || h.ev.late != 1 {
+		t.Errorf("frame 21 (older than the file's frames) written: %v, or not counted late (%d)", ids, h.ev.late)
+	}
+	// And the time stamps in the file never go back.
+	src, err := capture.OpenFiles([]string{h.path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var p capture.Packet
+	var last time.Time
+	for src.Next(&p) == nil {
+		if p.Info.Timestamp.Before(last) {
+			t.Errorf("frame at %v after one at %v", p.Info.Timestamp, last)
+		}
+		last = p.Info.Timestamp
+	}
 }
