@@ -45,10 +45,10 @@ func newStreamer(stdout, stderr io.Writer, asJSON, jsonStream bool) *streamer {
 // time of the event (raised or updated), non-decreasing along the stream;
 // the finding's own Time is when it was first raised.
 type streamFinding struct {
-	Type      string    `json:"type"`
-	Event     string    `json:"event"`
-	EventTime time.Time `json:"event_time"`
+	Type  string `json:"type"`
+	Event string `json:"event"`
 	finding.Finding
+	EventTime time.Time `json:"event_time"`
 }
 
 // finding writes a finding raised or updated at capture time at. Lines

@@ -222,8 +222,13 @@ func TestStreamerLines(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("--json-stream: %d lines:\n%s", len(lines), out.String())
 	}
-	for i, want := range []string{`{"type":"finding","event":"raised","event_time":"2026-03-01T12:00:07.25Z","kind":"heartbeat-gap","severity":"warning"`,
-		`{"type":"finding","event":"updated","event_time":"2026-03-01T12:00:08.75Z","kind":"heartbeat-gap"`, `{"type":"status","time":"2026-03-01T12:00:10Z","interface":"eth1","frames":120`} {
+	for i, want := range []string{`"event_time":"2026-03-01T12:00:07.25Z"}`, `"event_time":"2026-03-01T12:00:08.75Z"}`} {
+		if !strings.HasSuffix(lines[i], want) {
+			t.Errorf("line %d: %s\nwant suffix %s", i+1, lines[i], want)
+		}
+	}
+	for i, want := range []string{`{"type":"finding","event":"raised","kind":"heartbeat-gap","severity":"warning"`,
+		`{"type":"finding","event":"updated","kind":"heartbeat-gap"`, `{"type":"status","time":"2026-03-01T12:00:10Z","interface":"eth1","frames":120`} {
 		if !strings.HasPrefix(lines[i], want) {
 			t.Errorf("line %d: %s\nwant prefix %s", i+1, lines[i], want)
 		}
