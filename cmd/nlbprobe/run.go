@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	name := args[0]
+	if isCompleteRequest(name) {
+		return runComplete(name, args[1:], stdout, stderr)
+	}
 	switch name {
 	case "--version", "-V":
 		return runVersion(ctx, args[1:], stdout, stderr)
