@@ -201,6 +201,31 @@ func TestWatchNonMemberPortFlooded(t *testing.T) {
 			t.Errorf("evidence frame %d of multicast-flooding is not in the file", n)
 		}
 	}
+	// In capture-time order: tshark sees no negative delta (issue 16
+	// item 8), and frame numbers only grow.
+	out, err := exec.Command("tshark", "-r", evidence, "-T", "fields", "-e", "frame.time_delta", "-e", "frame.packet_id").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastID uint64
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		delta, id, _ := strings.Cut(line, "\t")
+		n, _ := strconv.ParseUint(id, 10, 64)
+		if strings.HasPrefix(delta, "-") || n < lastID {
+			t.Errorf("evidence file out of order: frame %s (delta %s) after frame %d", id, delta, lastID)
+		}
+		lastID = n
+	}
+	// The stream lines (on stderr with --json) are in capture-time order.
+	var last string
+	for _, line := range strings.Split(watch.stderr.String(), "\n") {
+		if ts, _, ok := strings.Cut(line, " "); ok && regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{3}$`).MatchString(ts) {
+			if ts < last {
+				t.Errorf("stream line at %s after one at %s", ts, last)
+			}
+			last = ts
+		}
+	}
 }
 
 // checkIGMPCluster checks the IGMP-mode cluster with both hosts and, when
