@@ -231,10 +231,21 @@ func TestREADMEWatchExamples(t *testing.T) {
 		Findings []labFinding `json:"findings"`
 	}
 	for _, s := range stream {
-		if err := json.Unmarshal([]byte(s), &last); err != nil {
+		// A status line's "findings" is a count, the report's a list:
+		// read the type first.
+		var typ struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal([]byte(s), &typ); err != nil {
 			t.Fatalf("%s: a line is not JSON: %q", line, s)
 		}
-		types[last.Type]++
+		types[typ.Type]++
+		last.Type, last.Findings = typ.Type, nil
+		if typ.Type == "report" {
+			if err := json.Unmarshal([]byte(s), &last); err != nil {
+				t.Fatalf("%s: the report line: %v", line, err)
+			}
+		}
 	}
 	// (Status lines come every --interval, 10 s: the run may be shorter.)
 	if last.Type != "report" || types["finding"] == 0 {

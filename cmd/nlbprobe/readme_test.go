@@ -151,6 +151,22 @@ var readmeRuns = []struct {
 		}},
 		{code: exitFindings, want: "WARNING multicast-flooding"},
 	}},
+	{"read-filter", []readmeCheck{
+		{code: exitOK, check: func(t *testing.T, _ string, res readmeResult, _ []readmeResult) {
+			if !strings.Contains(res.stderr, `filter "vlan 10": 92 of 190 frames passed`) || strings.Contains(res.stdout, "vlan 20") {
+				t.Errorf("read 'vlan 10': stderr %q; stdout should mention no VLAN 20:\n%s", res.stderr, res.stdout)
+			}
+		}, needs: []string{"tcpdump"}},
+		{code: exitOK, want: "192.168.100.80", needs: []string{"tcpdump"}, check: func(t *testing.T, _ string, res readmeResult, _ []readmeResult) {
+			if !strings.Contains(res.stderr, `filter "arp or ether proto 0x886f": `) {
+				t.Errorf("stderr: %q", res.stderr)
+			}
+		}},
+	}},
+	{"completion", []readmeCheck{
+		{code: exitOK},
+		{code: exitOK, want: "--vantage", needs: []string{"man"}},
+	}},
 	{"ip2mac", []readmeCheck{
 		{code: 0}, // the block's own output is compared below
 	}},
