@@ -3,14 +3,18 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/arp"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/analyze/flood"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/igmp"
 	"github.com/nlbprobe/nlbprobe/analyze/nlb"
+	rem "github.com/nlbprobe/nlbprobe/analyze/remedy"
 )
 
 // check runs the detectors that compare tables. It is idempotent (findings
@@ -23,7 +27,7 @@ func (e *Engine) check(now int64, final bool) {
 	e.nlb.Check(now)
 	e.igmp.Check(now, final)
 	e.checkMembership(now, final)
-	e.checkStaleClusterMACs(now)
+	e.scanBindings(now)
 	e.checkFlooding(now)
 	e.checkEvictions(now)
 	if final {
@@ -87,7 +91,8 @@ func (e *Engine) checkMembership(now int64, final bool) {
 				msg = fmt.Sprintf("%s heartbeats in IGMP mode but sent no IGMP report for %v in %s (%s): "+
 					"a snooping switch does not deliver the cluster's traffic to its port", h.Describe(), groupIP, watched, asked)
 				remedy = "check IGMP multicast is enabled on that host (NLB Manager: cluster operation mode IGMP multicast) " +
-					"and that its NIC/virtual switch passes IGMP; compare `bridge mdb show` or `show ip igmp snooping groups`"
+					"and that its NIC and virtual switch pass IGMP; compare the switch's groups (Cisco " +
+					rem.Code(rem.CiscoShowIGMPGroups(k.VLAN.ID())) + ", Linux bridge " + rem.Code(rem.BridgeMDBShow) + ")"
 			case final:
 				sev = finding.Info
 				msg = fmt.Sprintf("%s heartbeats in IGMP mode and sent no IGMP report for %v, but the capture is too short "+
@@ -141,36 +146,62 @@ func (e *Engine) liveCluster(vlan frame.VLAN, f addr.NLBForm) (nlb.ClusterKey, *
 	return nlb.ClusterKey{}, nil
 }
 
-// checkStaleClusterMACs raises nlb-stale-cluster-mac for an IP bound to a
-// cluster MAC that embeds another IP. Two cases are normal and left alone:
-// in unicast mode every host's dedicated IP answers with the cluster MAC,
-// and a cluster's additional VIPs answer with the primary VIP's MAC.
-func (e *Engine) checkStaleClusterMACs(now int64) {
+// macRole is what the ARP bindings say about a cluster MAC on a VLAN, for
+// the remedies of the findings about its traffic.
+type macRole struct {
+	// staleFor is an IP answered with this MAC, which embeds another IP:
+	// the subject of an nlb-stale-cluster-mac finding.
+	staleFor netip.Addr
+	// ips are IPs bound to this MAC now, at most maxRoleIPs of them.
+	ips []netip.Addr
+}
+
+// maxRoleIPs bounds the IPs a macRole names (a cluster's VIPs).
+const maxRoleIPs = 8
+
+// scanBindings goes through the ARP bindings once per check: it raises
+// nlb-stale-cluster-mac for an IP bound to a cluster MAC that embeds
+// another IP, and records for each cluster MAC its role (e.roles) for the
+// remedies of checkFlooding. Two cases are normal and left alone: in
+// unicast mode every host's dedicated IP answers with the cluster MAC, and
+// a cluster's additional VIPs answer with the primary VIP's MAC.
+func (e *Engine) scanBindings(now int64) {
+	clear(e.roles)
+	if e.roles == nil {
+		e.roles = make(map[flood.Key]*macRole)
+	}
+	role := func(vlan frame.VLAN, mac addr.MAC) *macRole {
+		k := flood.Key{VLAN: vlan, MAC: mac}
+		r := e.roles[k]
+		if r == nil {
+			r = &macRole{}
+			e.roles[k] = r
+		}
+		return r
+	}
 	for k, b := range e.arp.All() {
+		if cur := b.CurrentMAC(); addr.Classify(cur).Form.IsCluster() {
+			if r := role(k.VLAN, cur); len(r.ips) < maxRoleIPs {
+				r.ips = append(r.ips, k.IP)
+			}
+		}
 		for _, seen := range b.Seen() {
 			f := addr.Classify(seen.MAC)
 			if !f.Form.IsCluster() || f.Encodes(k.IP) {
 				continue
 			}
-			key := finding.Key{Kind: finding.NLBStaleClusterMAC, VLAN: uint32(k.VLAN), IP: k.IP, MAC: seen.MAC}
-			if _, ok := e.store.Get(key); ok {
-				continue
-			}
-			owner, ownerCluster := e.liveCluster(k.VLAN, f)
 			own := e.nlb.Cluster(k.VLAN, k.IP)
 			var sev finding.Severity
 			var why string
-			switch {
+			switch _, ownerCluster := e.liveCluster(k.VLAN, f); {
 			case own != nil:
 				sev = finding.Error
 				mac, _ := addr.ClusterMAC(own.Mode(), k.IP)
 				why = fmt.Sprintf("cluster %v itself heartbeats on this VLAN (%s mode, cluster MAC %v), "+
 					"so %v is a leftover of another cluster", k.IP, own.Mode(), mac, seen.MAC)
-			case ownerCluster != nil && isDedicated(ownerCluster, k.IP):
-				continue // a unicast-mode host's dedicated IP
 			case ownerCluster != nil:
-				// An additional VIP of a live cluster: normal, not stale.
-				_ = owner
+				// A unicast-mode host's dedicated IP, or an additional VIP
+				// of a live cluster: normal, not stale.
 				continue
 			default:
 				sev = finding.Warning
@@ -178,18 +209,69 @@ func (e *Engine) checkStaleClusterMACs(now int64) {
 					"or of a static ARP entry typed wrong (if it is the primary IP of a cluster whose heartbeats this capture missed, " +
 					k.IP.String() + " may be one of its additional VIPs)"
 			}
+			role(k.VLAN, seen.MAC).staleFor = k.IP
+			key := finding.Key{Kind: finding.NLBStaleClusterMAC, VLAN: uint32(k.VLAN), IP: k.IP, MAC: seen.MAC}
+			if _, ok := e.store.Get(key); ok {
+				continue
+			}
 			e.store.Raise(key, finding.Finding{
 				Severity: sev, Subject: fmt.Sprintf("%v vlan %v", k.IP, k.VLAN), VLAN: k.VLAN.ID(), Time: at(seen.First),
 				Message: fmt.Sprintf("%v is answered with %v, the %s cluster MAC of %s: %s",
 					k.IP, seen.MAC, f.Form.Mode(), embedded(f), why),
-				Remedy: "find who answers (the Ethernet source " + seen.EthSrc.String() + ") and remove the old cluster " +
-					"configuration or static ARP entry (arp " + k.IP.String() + " " + seen.MAC.Dotted() + " ARPA on a router)",
+				Remedy:   e.staleRemedy(k.VLAN, k.IP, seen, own),
 				Evidence: []uint64{seen.FirstFrame},
 				IPs:      []netip.Addr{k.IP},
 				MACs:     []addr.MAC{seen.MAC},
 			})
 		}
 	}
+	for _, r := range e.roles {
+		slices.SortFunc(r.ips, netip.Addr.Compare)
+	}
+}
+
+// staleRemedy says how to get rid of the stale cluster MAC that ip is
+// answered with: where the answers come from, and what the neighbours that
+// learned it need. own is the live cluster of ip itself, if any.
+func (e *Engine) staleRemedy(vlan frame.VLAN, ip netip.Addr, seen arp.MACSeen, own *nlb.Cluster) string {
+	var b strings.Builder
+	if clusterIP, h := e.hostBySource(vlan, seen.EthSrc); h != nil {
+		fmt.Fprintf(&b, "the answers come from %s of cluster %v, so that host's NLB configuration still carries the old cluster "+
+			"(a second cluster bound to its adapter, or %v left as a VIP of the old one): look for the old cluster (MAC %v) in %s there and remove it",
+			h.Describe(), clusterIP, ip, seen.MAC.Dashed(), rem.Code(rem.NLBDisplay))
+	} else {
+		fmt.Fprintf(&b, "find the device that answers, %v (Cisco %s gives its switch port), and remove the old cluster "+
+			"configuration or the ARP entry it publishes there", seen.EthSrc, rem.Code(rem.CiscoShowMAC(seen.EthSrc, vlan.ID())))
+	}
+	fmt.Fprintf(&b, "; then make routers and clients forget %v: where a static entry was typed, Cisco %s; clear what they learned, "+
+		"Cisco %s, Windows %s", seen.MAC, rem.Code(rem.CiscoNoARP(ip, seen.MAC)), rem.Code(rem.CiscoClearARP(ip)),
+		rem.Code(rem.RemoveNetNeighbor(ip, seen.MAC)))
+	if own != nil && own.Mode() == addr.ModeMulticast {
+		mac, _ := addr.ClusterMAC(addr.ModeMulticast, ip)
+		fmt.Fprintf(&b, "; a router needs the cluster's own multicast MAC as a static entry instead (Cisco %s)", rem.Code(rem.CiscoARP(ip, mac)))
+	}
+	return b.String()
+}
+
+// hostBySource finds the cluster host on vlan that sends from src: its
+// NIC's MAC (multicast modes) or its masked source 02:P:W:X:Y:Z (unicast).
+func (e *Engine) hostBySource(vlan frame.VLAN, src addr.MAC) (netip.Addr, *nlb.Host) {
+	masked := addr.Classify(src)
+	for k, c := range e.nlb.Clusters() {
+		if k.VLAN != vlan {
+			continue
+		}
+		for i := range c.Hosts {
+			h := &c.Hosts[i]
+			if masked.Form == addr.FormMaskedSource && masked.Encodes(k.IP) && uint32(masked.Priority) == h.Priority {
+				return k.IP, h
+			}
+			if slices.Contains(h.MACs[:h.NumMACs], src) {
+				return k.IP, h
+			}
+		}
+	}
+	return netip.Addr{}, nil
 }
 
 func isDedicated(c *nlb.Cluster, ip netip.Addr) bool {
@@ -215,6 +297,8 @@ type floodVerdict struct {
 	basis   string
 	kind    finding.Kind
 	raise   bool
+	// For the IGMP form, what the control plane lacks.
+	membersMissing, noQuerier bool
 }
 
 // verdictFor decides flooding for the cluster MAC mac on vlan with what the
@@ -227,23 +311,23 @@ func (e *Engine) verdictFor(vlan frame.VLAN, mac addr.MAC, frames uint64) floodV
 	}
 	if e.opts.Vantage == VantageNonMember {
 		if frames == 0 {
-			return floodVerdict{"targeted", "vantage nonmember: no frame to this MAC reached this port", kind, false}
+			return floodVerdict{verdict: "targeted", basis: "vantage nonmember: no frame to this MAC reached this port", kind: kind}
 		}
-		return floodVerdict{"flooding", "vantage nonmember: frames to the cluster MAC reached a port with no NLB node", kind, true}
+		return floodVerdict{verdict: "flooding", basis: "vantage nonmember: frames to the cluster MAC reached a port with no NLB node", kind: kind, raise: true}
 	}
 	switch f.Form {
 	case addr.FormUnicastCluster:
-		return floodVerdict{"flooding", "control plane: unicast mode; hosts send from masked sources (02:P:...), " +
-			"so the switch never learns " + mac.String() + " and floods every frame to it", kind, true}
+		return floodVerdict{verdict: "flooding", basis: "control plane: unicast mode; hosts send from masked sources (02:P:...), " +
+			"so the switch never learns " + mac.String() + " and floods every frame to it", kind: kind, raise: true}
 	case addr.FormMulticastCluster:
-		return floodVerdict{"flooding", "control plane: multicast mode; a switch floods a multicast MAC to every port " +
-			"of the VLAN unless it has a static entry for it (not visible from a span)", kind, true}
+		return floodVerdict{verdict: "flooding", basis: "control plane: multicast mode; a switch floods a multicast MAC to every port " +
+			"of the VLAN unless it has a static entry for it (not visible from a span)", kind: kind, raise: true}
 	}
 	// IGMP mode: complete membership and a querier are necessary, not
 	// sufficient (a switch snooping by IP group never matches NLB frames).
 	_, c := e.liveCluster(vlan, f)
 	if c == nil {
-		return floodVerdict{"unknown", "control plane: no heartbeats for an IGMP-mode cluster with this MAC were seen", kind, false}
+		return floodVerdict{verdict: "unknown", basis: "control plane: no heartbeats for an IGMP-mode cluster with this MAC were seen", kind: kind}
 	}
 	missing := 0
 	group := [4]byte{239, 255, f.IP[2], f.IP[3]}
@@ -255,15 +339,16 @@ func (e *Engine) verdictFor(vlan frame.VLAN, mac addr.MAC, frames uint64) floodV
 	queries := e.igmp.QueriesOn(vlan)
 	switch {
 	case missing > 0:
-		return floodVerdict{"flooding", fmt.Sprintf("control plane: IGMP mode, but %d of %d hosts never reported %v: "+
-			"a snooping switch floods the group or keeps it from those hosts", missing, len(c.Hosts), netip.AddrFrom4(group)), kind, true}
+		return floodVerdict{verdict: "flooding", basis: fmt.Sprintf("control plane: IGMP mode, but %d of %d hosts never reported %v: "+
+			"a snooping switch floods the group or keeps it from those hosts", missing, len(c.Hosts), netip.AddrFrom4(group)),
+			kind: kind, raise: true, membersMissing: true, noQuerier: queries.Count == 0}
 	case queries.Count == 0:
-		return floodVerdict{"flooding", "control plane: IGMP mode with every host reported, but no querier on the VLAN: " +
-			"memberships age out and the switch then floods (or drops) the group", kind, true}
+		return floodVerdict{verdict: "flooding", basis: "control plane: IGMP mode with every host reported, but no querier on the VLAN: " +
+			"memberships age out and the switch then floods (or drops) the group", kind: kind, raise: true, noQuerier: true}
 	}
-	return floodVerdict{"targeted-if-mac-group", "control plane: IGMP mode, every host reported and a querier is present; " +
+	return floodVerdict{verdict: "targeted-if-mac-group", basis: "control plane: IGMP mode, every host reported and a querier is present; " +
 		"traffic is targeted only where the switch constrains by MAC group (a static MAC entry, Nexus 9000), " +
-		"while switches that snoop by IP group (Catalyst 9000, a Linux bridge) flood or drop it: only a nonmember vantage proves it", kind, false}
+		"while switches that snoop by IP group (Catalyst 9000, a Linux bridge) flood or drop it: only a nonmember vantage proves it", kind: kind}
 }
 
 // checkFlooding raises unicast-flooding and multicast-flooding from the
@@ -278,25 +363,16 @@ func (e *Engine) checkFlooding(now int64) {
 		fps, bps, peak, _ := c.Rates()
 		msg := fmt.Sprintf("%d frames (%s) to %v on vlan %v: %.1f frames/s, %s/s, peak %d frames in one second; %s",
 			c.Frames, FormatBytes(float64(c.Bytes)), k.MAC, k.VLAN, fps, FormatBytes(bps), peak, v.basis)
+		remedy := e.floodRemedy(k, c, v)
 		if f, ok := e.store.Get(key); ok {
 			f.Message, f.Count = msg, c.Frames
-			continue
-		}
-		remedy := "switch the cluster to IGMP multicast mode and give the switch a MAC-based group for its ports " +
-			"(or isolate the cluster in its own VLAN)"
-		switch {
-		case addr.Classify(k.MAC).Form == addr.FormIGMPCluster:
-			remedy = "make every host report the group (see igmp-member-missing) and run a querier on the VLAN (igmp-no-querier); " +
-				"to target the traffic, give the switch a MAC-based group for the hosts' ports " +
-				"(Cisco `mac address-table static " + k.MAC.Dotted() + " vlan <N> interface ...`, Linux `bridge mdb add ... grp " + k.MAC.String() + " permanent`)"
-		case v.kind == finding.MulticastFlooding:
-			vlan := "<N>"
-			if k.VLAN.ID() != 0 {
-				vlan = fmt.Sprint(k.VLAN.ID())
+			if f.Remedy != remedy {
+				// What the bindings say about the MAC changed (it turned
+				// out stale): the advice follows.
+				f.Remedy = remedy
+				e.store.Update(key)
 			}
-			remedy = fmt.Sprintf("pin the cluster MAC to the cluster's ports: Cisco `mac address-table static %s vlan %s interface ...` "+
-				"(plus `arp <VIP> %s ARPA` on the router); Linux bridge `bridge mdb add dev BR port P grp %v permanent`",
-				k.MAC.Dotted(), vlan, k.MAC.Dotted(), k.MAC)
+			continue
 		}
 		var ips []netip.Addr
 		if ip := e.clusterIPOf(k.VLAN, k.MAC, c.DstIP); ip.IsValid() {
@@ -308,6 +384,71 @@ func (e *Engine) checkFlooding(now int64) {
 			Evidence: []uint64{c.FirstFrame, c.LastFrame}, IPs: ips, MACs: []addr.MAC{k.MAC},
 		})
 	}
+}
+
+// floodRemedy says what to do about the traffic to cluster MAC k.MAC,
+// consistently with the other findings about that MAC: a stale cluster
+// MAC, or one the cluster left behind when it changed mode, is not pinned
+// to switch ports (its traffic ends when caches forget it); the MAC of a
+// live cluster is, in the notation of each platform.
+func (e *Engine) floodRemedy(k flood.Key, c *flood.Counter, v floodVerdict) string {
+	vlan := k.VLAN.ID()
+	if r := e.roles[k]; r != nil && r.staleFor.IsValid() {
+		return fmt.Sprintf("%v is the stale cluster MAC that %v is answered with (see nlb-stale-cluster-mac): this traffic ends "+
+			"when routers and clients resolve %v to the cluster's own MAC; do not pin %v to switch ports",
+			k.MAC, r.staleFor, r.staleFor, k.MAC)
+	}
+	ip := e.clusterIPOf(k.VLAN, k.MAC, c.DstIP)
+	if ip.IsValid() {
+		if cl := e.nlb.Cluster(k.VLAN, ip); cl != nil && cl.Mode() != addr.ModeUnknown {
+			if now, _ := addr.ClusterMAC(cl.Mode(), ip); now != k.MAC {
+				return fmt.Sprintf("%v is cluster %v's MAC from before it changed to %s mode (its heartbeats now go with cluster MAC %v): "+
+					"this traffic comes from caches that still hold the old MAC and ends when they are cleared (Cisco %s, Windows %s); "+
+					"do not pin %v to switch ports", k.MAC, ip, cl.Mode(), now, rem.Code(rem.CiscoClearARP(ip)),
+					rem.Code(rem.RemoveNetNeighbor(ip, k.MAC)), k.MAC)
+			}
+		}
+	}
+	switch addr.Classify(k.MAC).Form {
+	case addr.FormUnicastCluster:
+		if !ip.IsValid() {
+			break
+		}
+		igmpMAC, _ := addr.ClusterMAC(addr.ModeIGMP, ip)
+		return fmt.Sprintf("in unicast mode a switch floods every frame to %v by design; to stop it, move the cluster to IGMP multicast mode "+
+			"(%s on one host: the cluster MAC becomes %v, group %v), pin that MAC to the hosts' switch ports (Cisco %s, Linux bridge %s) "+
+			"and clear the router's ARP entry for %v (Cisco %s); or give the cluster a VLAN of its own",
+			k.MAC, rem.Code(rem.NLBClusterMode(addr.ModeIGMP)), igmpMAC, addr.IGMPGroup(ip),
+			rem.Code(rem.CiscoStaticMAC(igmpMAC, vlan)), rem.Code(rem.BridgeMDBAdd(igmpMAC, vlan)), ip, rem.Code(rem.CiscoClearARP(ip)))
+	case addr.FormMulticastCluster:
+		ips := []netip.Addr{ip}
+		if r := e.roles[k]; r != nil {
+			for _, other := range r.ips {
+				if !slices.Contains(ips, other) {
+					ips = append(ips, other)
+				}
+			}
+		}
+		var arps []string
+		for _, a := range ips {
+			arps = append(arps, rem.Code(rem.CiscoARP(a, k.MAC)))
+		}
+		return fmt.Sprintf("pin the cluster MAC to the hosts' switch ports: Cisco %s and, on the router (which does not learn a multicast MAC from ARP), %s; "+
+			"Linux bridge %s", rem.Code(rem.CiscoStaticMAC(k.MAC, vlan)), strings.Join(arps, ", "), rem.Code(rem.BridgeMDBAdd(k.MAC, vlan)))
+	case addr.FormIGMPCluster:
+		var b strings.Builder
+		if v.membersMissing {
+			b.WriteString("make every host report the group (see igmp-member-missing); ")
+		}
+		if v.noQuerier {
+			fmt.Fprintf(&b, "run an IGMP querier on the VLAN (see igmp-no-querier; Cisco %s, Linux bridge %s); ",
+				rem.Code(rem.CiscoQuerier), rem.Code(rem.BridgeQuerier))
+		}
+		fmt.Fprintf(&b, "to target the traffic, pin the cluster MAC to the hosts' switch ports (Cisco %s, Linux bridge %s): "+
+			"a switch that snoops by IP group never matches NLB's frames to it", rem.Code(rem.CiscoStaticMAC(k.MAC, vlan)), rem.Code(rem.BridgeMDBAdd(k.MAC, vlan)))
+		return b.String()
+	}
+	return "give the cluster a VLAN of its own, or move it to IGMP multicast mode and pin its cluster MAC to the hosts' switch ports"
 }
 
 // clusterIPOf names the cluster a cluster MAC belongs to: the IP it embeds,
@@ -436,10 +577,11 @@ func (e *Engine) finishDeclared() {
 			msg = fmt.Sprintf("no heartbeats, ARP or frames to %s were seen for cluster %v: "+
 				"the capture point is not on the cluster's VLAN, or the cluster is down", strings.Join(macs, ", "), vip)
 		}
+		fix := "capture on a port of the cluster's VLAN (a span of a host's port), and check the cluster is up: " +
+			rem.Code(rem.NLBQuery) + " on a host"
 		e.store.Raise(key, finding.Finding{
 			Severity: sev, Subject: "cluster " + vip.String(), Time: at(e.last), Message: msg,
-			Remedy: "capture on a port of the cluster's VLAN (a span of a host's port), and check the cluster is up: nlb.exe query",
-			IPs:    []netip.Addr{vip},
+			Remedy: fix, IPs: []netip.Addr{vip},
 		})
 	}
 }

@@ -121,6 +121,10 @@ type Engine struct {
 	maxCutCaptured  int
 	minHeartbeatCut int
 
+	// roles is what the ARP bindings say about each cluster MAC, rebuilt
+	// by every check (scanBindings) for the remedies of the findings.
+	roles map[flood.Key]*macRole
+
 	truncTouch     touchCount
 	malformedTouch [frame.ReasonOther + 1]touchCount
 }
@@ -319,7 +323,7 @@ func (e *Engine) unsupportedFrame(lt layers.LinkType, frameNo uint64, now int64)
 		Severity: finding.Warning, Subject: "link type " + lt.String(), Time: at(now),
 		Message: fmt.Sprintf("frames of link type %s (%d) carry no Ethernet header and were skipped: "+
 			"nlbprobe reads Ethernet, Linux cooked (SLL) and SLL2 captures", lt, lt),
-		Remedy:   "capture on an Ethernet interface (tcpdump -i eth0 rather than a tunnel or -i any on old libpcap)",
+		Remedy:   "capture on the Ethernet interface itself (tcpdump -i with the NIC's name), not on a tunnel, or with -i any on an old libpcap",
 		Evidence: []uint64{frameNo},
 	})
 }
@@ -407,7 +411,7 @@ func (e *Engine) truncatedFrame(frameNo uint64, captured int, now int64) {
 	e.store.Raise(key, finding.Finding{
 		Severity: finding.Info, Subject: "capture", Time: at(now),
 		Message:  "frames were cut by the capture's snaplen", // completed by finishTruncation
-		Remedy:   "capture with a larger snaplen (tcpdump -s 0) to see whole heartbeats",
+		Remedy:   "capture whole frames to see whole heartbeats (tcpdump -s 0; pktmon start --capture --pkt-size 0, as pktmon keeps 128 bytes by default)",
 		Evidence: []uint64{frameNo},
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/arp"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/remedy"
 )
 
 // This file holds what a live capture (nlbprobe watch) asks of the engine
@@ -124,15 +125,27 @@ func (e *Engine) CheckStaticARP(entries []StaticNeighbor) int {
 			Severity: finding.Error, Subject: fmt.Sprintf("%v vlan %v", n.IP, vlan), VLAN: n.VLAN, Time: at(e.last),
 			Message: fmt.Sprintf("this host's neighbour table has a permanent entry %v -> %v (dev %s), but %s %v%s",
 				n.IP, n.MAC, n.Interface, basis, wire, why),
-			Remedy: fmt.Sprintf("replace the static entry: ip neigh replace %v lladdr %v dev %s nud permanent (or delete it: ip neigh del %v dev %s); "+
-				"check routers and firewalls for the same stale entry (Cisco: arp %v %s ARPA)",
-				n.IP, wire, n.Interface, n.IP, n.Interface, n.IP, wire.Dotted()),
+			Remedy:   staticARPRemedy(n, wire),
 			Evidence: ev,
 			IPs:      []netip.Addr{n.IP},
 			MACs:     []addr.MAC{n.MAC, wire},
 		})
 	}
 	return stale
+}
+
+// staticARPRemedy says how to fix the permanent entry n that the wire
+// contradicts: replace or delete it here, and look for the same entry on
+// routers and firewalls, which need a static entry themselves only for a
+// multicast cluster MAC (they do not learn one from ARP).
+func staticARPRemedy(n StaticNeighbor, wire addr.MAC) string {
+	s := fmt.Sprintf("replace the static entry: %s (or delete it: %s); check routers and firewalls for the same stale entry (Cisco %s)",
+		remedy.Code(remedy.IPNeighReplace(n.IP, wire, n.Interface)), remedy.Code(remedy.IPNeighDel(n.IP, n.Interface)),
+		remedy.Code(remedy.CiscoNoARP(n.IP, n.MAC)))
+	if wire.IsMulticast() {
+		s += fmt.Sprintf(" and give them the multicast cluster MAC instead (Cisco %s)", remedy.Code(remedy.CiscoARP(n.IP, wire)))
+	}
+	return s
 }
 
 // wireMAC returns the MAC the wire binds ip to on vlan, the frame that

@@ -19,6 +19,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/remedy"
 	"github.com/nlbprobe/nlbprobe/analyze/table"
 )
 
@@ -257,9 +258,7 @@ func (t *Table) changed(k Key, b *Binding, old, cur MACSeen, flip bool, now int6
 			Severity: finding.Warning, Subject: subject, VLAN: vlan, Time: at(now),
 			Message: fmt.Sprintf("%v was answered by %s until %s, then by %s (from %v): the NLB cluster changed mode",
 				k.IP, describe(old.MAC), at(old.Last).Format(time.RFC3339), describe(cur.MAC), cur.EthSrc),
-			Remedy: "clear the ARP caches of routers, firewalls and clients on the VLAN (Cisco: clear ip arp " +
-				k.IP.String() + "; Windows: Remove-NetNeighbor -IPAddress " + k.IP.String() +
-				") and replace static ARP entries with the new cluster MAC; Windows' duplicate-IP warning right after the change is transient (KB 264645)",
+			Remedy:   modeChangeRemedy(k.IP, old.MAC, cur.MAC),
 			Evidence: []uint64{old.LastFrame, n},
 			IPs:      []netip.Addr{k.IP},
 			MACs:     []addr.MAC{old.MAC, cur.MAC},
@@ -275,8 +274,9 @@ func (t *Table) changed(k Key, b *Binding, old, cur MACSeen, flip bool, now int6
 			Severity: finding.Warning, Subject: subject, VLAN: vlan, Time: at(now),
 			Message: fmt.Sprintf("%v moved from %s (last seen %s) to %s (from %v)",
 				k.IP, describe(old.MAC), at(old.Last).Format(time.RFC3339), describe(cur.MAC), cur.EthSrc),
-			Remedy: "expected after a live migration or NIC change: make sure routers and the switch learned the new MAC " +
-				"(clear ip arp " + k.IP.String() + "); otherwise another device took over the IP",
+			Remedy: "expected after a live migration or NIC change: make sure routers and clients use the new MAC (Cisco " +
+				remedy.Code(remedy.CiscoClearARP(k.IP)) + ", Windows " + remedy.Code(remedy.RemoveNetNeighbor(k.IP, old.MAC)) +
+				"); otherwise another device took over the IP",
 			Evidence: []uint64{old.LastFrame, n},
 			IPs:      []netip.Addr{k.IP},
 			MACs:     []addr.MAC{old.MAC, cur.MAC},
@@ -297,19 +297,64 @@ func (t *Table) changed(k Key, b *Binding, old, cur MACSeen, flip bool, now int6
 				}
 			}
 			f.Message = duplicateMessage(k.IP, f.MACs)
+			f.Remedy = duplicateRemedy(vlan, f.MACs)
 		}
 		return
 	}
 	macs := []addr.MAC{old.MAC, cur.MAC}
 	t.store.Raise(key, finding.Finding{
 		Severity: finding.Error, Subject: subject, VLAN: vlan, Time: at(now),
-		Message: duplicateMessage(k.IP, macs),
-		Remedy: "find the devices by MAC (switch: show mac address-table address <mac>) and re-address all but one; " +
-			"if one is a cluster MAC, a host outside the cluster has the VIP configured as its own address",
+		Message:  duplicateMessage(k.IP, macs),
+		Remedy:   duplicateRemedy(vlan, macs),
 		Evidence: []uint64{old.LastFrame, n},
 		IPs:      []netip.Addr{k.IP},
 		MACs:     macs,
 	})
+}
+
+// modeChangeRemedy says how to move a VIP's neighbours from the cluster MAC
+// old to cur after a change of mode. Routers do not learn a multicast MAC
+// from an ARP reply (RFC 1812), so a multicast cluster MAC takes a static
+// entry there, and a static entry for the old one is removed.
+func modeChangeRemedy(ip netip.Addr, old, cur addr.MAC) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "clear the ARP caches of routers, firewalls and clients on the VLAN (Cisco %s, Windows %s)",
+		remedy.Code(remedy.CiscoClearARP(ip)), remedy.Code(remedy.RemoveNetNeighbor(ip, old)))
+	switch {
+	case cur.IsMulticast() && old.IsMulticast():
+		fmt.Fprintf(&b, " and replace static ARP entries with the new cluster MAC (Cisco %s, then %s)",
+			remedy.Code(remedy.CiscoNoARP(ip, old)), remedy.Code(remedy.CiscoARP(ip, cur)))
+	case cur.IsMulticast():
+		fmt.Fprintf(&b, "; a router needs the new, multicast cluster MAC as a static entry (Cisco %s)", remedy.Code(remedy.CiscoARP(ip, cur)))
+	case old.IsMulticast():
+		fmt.Fprintf(&b, " and remove static ARP entries for the old cluster MAC (Cisco %s)", remedy.Code(remedy.CiscoNoARP(ip, old)))
+	}
+	b.WriteString("; Windows' duplicate-IP warning right after the change is transient (KB 264645)")
+	return b.String()
+}
+
+// duplicateRemedy says how to find the devices behind the MACs that claim
+// one IP: a switch learned the port of every MAC but the cluster MACs
+// (which no host sends from).
+func duplicateRemedy(vlan uint16, macs []addr.MAC) string {
+	var shows []string
+	cluster := false
+	for _, m := range macs {
+		if addr.Classify(m).Form.IsCluster() {
+			cluster = true
+			continue
+		}
+		shows = append(shows, remedy.Code(remedy.CiscoShowMAC(m, vlan)))
+	}
+	var b strings.Builder
+	b.WriteString("find the devices and re-address all but one")
+	if len(shows) > 0 {
+		b.WriteString(" (the switch port of each MAC: Cisco " + strings.Join(shows, ", ") + ")")
+	}
+	if cluster {
+		b.WriteString("; a cluster MAC is the cluster's own answer, so the other MACs are devices outside the cluster with the IP configured as their own address")
+	}
+	return b.String()
 }
 
 // maxReportedMACs bounds the MACs a duplicate-ip finding names.

@@ -100,7 +100,9 @@ type Finding struct {
 	Start   time.Time `json:"start,omitzero"`
 	End     time.Time `json:"end,omitzero"`
 	Message string    `json:"message"`
-	// Remedy is one line on what to do about it.
+	// Remedy is one line on what to do about it. Commands in it stand in
+	// backquotes, filled with the values the capture showed; what it cannot
+	// know is a placeholder in angle brackets (see analyze/remedy).
 	Remedy string `json:"remedy,omitempty"`
 	// Evidence holds frame numbers (1-based, across all inputs of a run), at
 	// most MaxEvidence of them: the first ones seen.

@@ -15,6 +15,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/remedy"
 	"github.com/nlbprobe/nlbprobe/analyze/table"
 )
 
@@ -249,7 +250,8 @@ func (t *Tables) Check(now int64, final bool) {
 				Message: fmt.Sprintf("hosts sent %d IGMP reports on vlan %v but no querier asked in %s: "+
 					"a snooping switch ages memberships out after %s and then floods or drops the groups",
 					v.reports, vlan, dur(watched), MembershipTimeout),
-				Remedy:   "enable an IGMP querier on the VLAN (Cisco: ip igmp snooping querier; Linux bridge: mcast_querier 1), or turn snooping off there",
+				Remedy: "enable an IGMP querier on the VLAN (Cisco " + remedy.Code(remedy.CiscoQuerier) + ", Linux bridge " +
+					remedy.Code(remedy.BridgeQuerier) + "), or turn snooping off there",
 				Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),
 			})
 		case v.queries.Count > 0 && now-v.queries.Last >= timeout:
@@ -257,7 +259,8 @@ func (t *Tables) Check(now int64, final bool) {
 				Severity: finding.Warning, Subject: "vlan " + vlan.String(), VLAN: vlan.ID(), Time: at(now),
 				Message: fmt.Sprintf("the last IGMP query on vlan %v was at %s, %s ago: the querier stopped, so memberships age out",
 					vlan, at(v.queries.Last).Format(time.RFC3339), dur(now-v.queries.Last)),
-				Remedy:   "check the querier (show ip igmp snooping querier) or enable one on the VLAN",
+				Remedy: "check the querier (Cisco " + remedy.Code(remedy.CiscoShowQuerier) + ") or enable one on the VLAN (Cisco " +
+					remedy.Code(remedy.CiscoQuerier) + ", Linux bridge " + remedy.Code(remedy.BridgeQuerier) + ")",
 				Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),
 			})
 		case v.queries.Count == 0 && final:

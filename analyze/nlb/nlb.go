@@ -18,6 +18,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/remedy"
 	"github.com/nlbprobe/nlbprobe/analyze/table"
 )
 
@@ -367,8 +368,19 @@ func gapKey(k ClusterKey, h *Host, start int64) finding.Key {
 		MAC: h.MACs[0], N: int64(h.Priority), M: start}
 }
 
-const gapRemedy = "check the host's NIC, virtual switch and VLAN (a live migration pauses heartbeats; " +
-	"more than 5 missed heartbeats drops the host and makes the cluster re-converge): nlb.exe query on the host"
+// gapRemedy says what to check for a host that went silent, and, with
+// left, never came back.
+func gapRemedy(h *Host, left bool) string {
+	var b strings.Builder
+	if left {
+		b.WriteString("check whether the host is up and in the cluster (" + remedy.Code(remedy.NLBQuery) + " or " +
+			remedy.Code(remedy.NLBNodes) + " on it), and its NIC, virtual switch port and VLAN after a migration")
+	} else {
+		b.WriteString("check the host's NIC, virtual switch and VLAN (a live migration pauses heartbeats; " +
+			"more than 5 missed heartbeats drop the host and make the cluster re-converge): " + remedy.Code(remedy.NLBQuery) + " on the host")
+	}
+	return b.String()
+}
 
 // gapEnded records a silence from start to end, which the heartbeat at end
 // (frame n) closed.
@@ -377,11 +389,12 @@ func (t *Tracker) gapEnded(k ClusterKey, h *Host, start, end int64, n uint64) {
 	h.LongestGap = max(h.LongestGap, end-start)
 	h.silent = false
 	key := gapKey(k, h, start)
+	fix := gapRemedy(h, false)
 	msg := fmt.Sprintf("%s of cluster %v sent no heartbeat for %s (%s to %s), more than %d periods of %s: "+
 		"the cluster dropped it and re-converged", h.Describe(), k.IP, dur(end-start),
 		at(start).Format(time.RFC3339Nano), at(end).Format(time.RFC3339Nano), Tolerance, dur(h.Period))
 	if f, ok := t.store.Get(key); ok {
-		f.End, f.Message = at(end), msg
+		f.End, f.Message, f.Remedy = at(end), msg, fix
 		if len(f.Evidence) < finding.MaxEvidence {
 			f.Evidence = append(f.Evidence, n)
 		}
@@ -390,7 +403,7 @@ func (t *Tracker) gapEnded(k ClusterKey, h *Host, start, end int64, n uint64) {
 	}
 	t.store.Raise(key, finding.Finding{
 		Severity: finding.Warning, Subject: fmt.Sprintf("cluster %v vlan %v host %d", k.IP, k.VLAN, h.Priority),
-		VLAN: k.VLAN.ID(), Time: at(end), Start: at(start), End: at(end), Message: msg, Remedy: gapRemedy,
+		VLAN: k.VLAN.ID(), Time: at(end), Start: at(start), End: at(end), Message: msg, Remedy: fix,
 		Evidence: []uint64{h.LastFrame, n}, IPs: hostIPs(k, h), MACs: []addr.MAC{h.MAC},
 	})
 }
@@ -419,7 +432,7 @@ func (t *Tracker) Tick(now int64) {
 				Message: fmt.Sprintf("%s of cluster %v has sent no heartbeat since %s (%s, more than %d periods of %s): "+
 					"the cluster has dropped it", h.Describe(), k.IP, at(h.Last).Format(time.RFC3339Nano),
 					dur(now-h.Last), Tolerance, dur(h.Period)),
-				Remedy: gapRemedy, Evidence: []uint64{h.LastFrame}, IPs: hostIPs(k, h), MACs: []addr.MAC{h.MAC},
+				Remedy: gapRemedy(h, false), Evidence: []uint64{h.LastFrame}, IPs: hostIPs(k, h), MACs: []addr.MAC{h.MAC},
 			})
 		}
 	}
@@ -444,8 +457,7 @@ func (t *Tracker) Finish(end int64) {
 			f.Message = fmt.Sprintf("%s of cluster %v sent its last heartbeat at %s and was not heard again in the "+
 				"remaining %s of the capture: it left the cluster (stopped, crashed, migrated away, or its NIC or VLAN changed)",
 				h.Describe(), k.IP, at(h.Last).Format(time.RFC3339Nano), dur(end-h.Last))
-			f.Remedy = "check whether the host is up and in the cluster (nlb.exe query; Get-NlbClusterNode), " +
-				"and its NIC, virtual switch port and VLAN after a migration"
+			f.Remedy = gapRemedy(h, true)
 			t.store.Update(key)
 		}
 	}
@@ -481,13 +493,57 @@ func (t *Tracker) checkPriorities(k ClusterKey, c *Cluster, now int64) {
 				Time: at(max(a.First, b.First)),
 				Message: fmt.Sprintf("%s and %s both use host priority %d: the cluster cannot converge",
 					a.Describe(), b.Describe(), a.Priority),
-				Remedy:   "give every host a unique priority (host ID): NLB Manager host properties, or Set-NlbClusterNode -HostPriority",
+				Remedy:   priorityRemedy(c, b),
 				Evidence: []uint64{a.FirstFrame, b.FirstFrame},
 				IPs:      []netip.Addr{k.IP},
 				MACs:     []addr.MAC{a.MAC, b.MAC},
 			})
 		}
 	}
+}
+
+// priorityRemedy says how to end a priority conflict between b and
+// another host of c: give b a priority no host of c uses.
+func priorityRemedy(c *Cluster, b *Host) string {
+	var used [33]bool
+	for i := range c.Hosts {
+		if p := c.Hosts[i].Priority; p < uint32(len(used)) {
+			used[p] = true
+		}
+	}
+	free := 0
+	for p := 1; p < len(used) && free == 0; p++ {
+		if !used[p] {
+			free = p
+		}
+	}
+	if free == 0 {
+		return "give every host a unique priority (host ID) from 1 to 32: this cluster uses them all, so take one host out of it (NLB Manager)"
+	}
+	return fmt.Sprintf("give every host a unique priority (host ID): on %s run %s (%d is free among the hosts seen), or use NLB Manager's host properties",
+		hostName(b), remedy.Code(remedy.NLBSetPriority(free)), free)
+}
+
+// hostName names a host for a remedy: by host name and dedicated IP where
+// known, else by priority and MAC.
+func hostName(h *Host) string {
+	switch {
+	case h.HostName != "" && h.Dedicated.IsValid():
+		return fmt.Sprintf("%s (%v)", h.HostName, h.Dedicated)
+	case h.HostName != "":
+		return h.HostName
+	case h.Dedicated.IsValid():
+		return h.Dedicated.String()
+	}
+	return fmt.Sprintf("host %d (%v)", h.Priority, h.MAC)
+}
+
+func hostNames(c *Cluster) []string {
+	var out []string
+	for i := range c.Hosts {
+		out = append(out, hostName(&c.Hosts[i]))
+	}
+	return out
 }
 
 func (t *Tracker) checkRules(k ClusterKey, c *Cluster, now int64) {
@@ -530,7 +586,7 @@ func (t *Tracker) checkRules(k ClusterKey, c *Cluster, now int64) {
 	t.store.Raise(key, finding.Finding{
 		Severity: finding.Error, Subject: fmt.Sprintf("cluster %v vlan %v", k.IP, k.VLAN), VLAN: k.VLAN.ID(), Time: at(now),
 		Message:  "the hosts' port rules disagree (" + strings.Join(parts, "; ") + "): hosts with other rules stay out of convergence",
-		Remedy:   "make the port rules identical on every host: compare nlb.exe display or Get-NlbClusterPortRule on each node",
+		Remedy:   "make the port rules identical on every host: compare " + remedy.Code(remedy.NLBPortRules) + " (or " + remedy.Code(remedy.NLBDisplay) + ") on each of " + strings.Join(hostNames(c), ", "),
 		Evidence: evidence,
 		IPs:      []netip.Addr{k.IP},
 	})
@@ -558,8 +614,10 @@ func (t *Tracker) checkModes(k ClusterKey, c *Cluster, now int64) {
 	}
 	t.store.Raise(key, finding.Finding{
 		Severity: finding.Error, Subject: fmt.Sprintf("cluster %v vlan %v", k.IP, k.VLAN), VLAN: k.VLAN.ID(), Time: at(now),
-		Message:  "hosts of one cluster heartbeat in different modes (" + strings.Join(modes, ", ") + "): they will not converge",
-		Remedy:   "set one cluster operation mode on every host (NLB Manager cluster properties) and then clear the ARP caches on the VLAN",
+		Message: "hosts of one cluster heartbeat in different modes (" + strings.Join(modes, ", ") + "): they will not converge",
+		Remedy: fmt.Sprintf("set one cluster operation mode on every host: %s on one host sets it for all (the latest heartbeats are in %s mode; "+
+			"or NLB Manager cluster properties), then clear the ARP caches on the VLAN (Cisco %s)",
+			remedy.Code(remedy.NLBClusterMode(c.Mode())), c.Mode(), remedy.Code(remedy.CiscoClearARP(k.IP))),
 		Evidence: evidence,
 		IPs:      []netip.Addr{k.IP},
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/remedy"
 )
 
 func init() {
@@ -103,9 +104,13 @@ func runIP2MAC(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "                  host sources %s, P = host priority (host 1: %s)\n", a.Masked.Pattern, a.Masked.Hosts[0])
 		fmt.Fprintf(stdout, "  multicast mode  cluster MAC %s  (%s, %s)\n", a.Multicast.Dashed, a.Multicast.Colon, a.Multicast.Cisco)
 		fmt.Fprintf(stdout, "  IGMP multicast  cluster MAC %s  (%s, %s), group %v\n", a.IGMP.Dashed, a.IGMP.Colon, a.IGMP.Cisco, a.IGMPGroup)
-		fmt.Fprintf(stdout, "  Cisco, multicast mode: arp %v %s ARPA\n", a.ClusterIP, a.Multicast.Cisco)
-		fmt.Fprintf(stdout, "                         mac address-table static %s vlan <N> interface <ports of the hosts>\n", a.Multicast.Cisco)
-		fmt.Fprintf(stdout, "  Linux bridge, IGMP:    bridge mdb add dev <br> port <host port> grp %s permanent\n", a.IGMP.Colon)
+		// The commands a remedy gives, with the same placeholders: the
+		// VLAN and the hosts' ports are not known here.
+		multicast, _ := addr.ClusterMAC(addr.ModeMulticast, a.ClusterIP)
+		igmp, _ := addr.ClusterMAC(addr.ModeIGMP, a.ClusterIP)
+		fmt.Fprintf(stdout, "  Cisco, multicast mode: %s\n", remedy.CiscoARP(a.ClusterIP, multicast))
+		fmt.Fprintf(stdout, "                         %s\n", remedy.CiscoStaticMAC(multicast, 0))
+		fmt.Fprintf(stdout, "  Linux bridge, IGMP:    %s\n", remedy.BridgeMDBAdd(igmp, 0))
 	}
 	return exitOK
 }

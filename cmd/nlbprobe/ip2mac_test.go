@@ -15,7 +15,11 @@ func TestIP2MAC(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	for _, want := range []string{"02-BF-AC-1F-03-E8", "03-BF-AC-1F-03-E8", "01-00-5E-7F-03-E8", "239.255.3.232",
-		"02bf.ac1f.03e8", "03:bf:ac:1f:03:e8", "02-PP-AC-1F-03-E8", "02-01-AC-1F-03-E8"} {
+		"02bf.ac1f.03e8", "03:bf:ac:1f:03:e8", "02-PP-AC-1F-03-E8", "02-01-AC-1F-03-E8",
+		// The commands, with the placeholders remedies use (analyze/remedy).
+		"arp 172.31.3.232 03bf.ac1f.03e8 ARPA\n",
+		"mac address-table static 03bf.ac1f.03e8 vlan <vlan> interface <switch ports>\n",
+		"bridge mdb add dev <bridge> port <bridge port> grp 01:00:5e:7f:03:e8 permanent\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %s:\n%s", want, out.String())
 		}
