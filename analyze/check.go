@@ -29,6 +29,7 @@ func (e *Engine) check(now int64, final bool) {
 	e.checkMembership(now, final)
 	e.scanBindings(now)
 	e.checkFlooding(now)
+	e.checkHyperV(now)
 	e.checkEvictions(now)
 	if final {
 		e.finishTruncation()
@@ -545,7 +546,8 @@ func (e *Engine) finishTruncation() {
 // left no trace, or only some.
 func (e *Engine) finishDeclared() {
 	for _, vip := range e.opts.Clusters {
-		var heartbeats, arpSeen, frames bool
+		var heartbeats, arpSeen, frames, unicast bool
+		uniMAC, _ := addr.ClusterMAC(addr.ModeUnicast, vip)
 		for k := range e.nlb.Clusters() {
 			heartbeats = heartbeats || k.IP == vip
 		}
@@ -553,10 +555,12 @@ func (e *Engine) finishDeclared() {
 			arpSeen = arpSeen || k.IP == vip
 			for _, m := range b.Seen() {
 				arpSeen = arpSeen || addr.Classify(m.MAC).Encodes(vip)
+				unicast = unicast || m.MAC == uniMAC
 			}
 		}
 		for k := range e.flood.All() {
 			frames = frames || addr.Classify(k.MAC).Encodes(vip)
+			unicast = unicast || k.MAC == uniMAC
 		}
 		if heartbeats {
 			continue
@@ -579,6 +583,14 @@ func (e *Engine) finishDeclared() {
 		}
 		fix := "capture on a port of the cluster's VLAN (a span of a host's port), and check the cluster is up: " +
 			rem.Code(rem.NLBQuery) + " on a host"
+		if unicast {
+			// Unicast mode is in use (ARP or clients name 02:bf), yet no
+			// heartbeat: a Hyper-V guest's masked heartbeats are dropped by
+			// its virtual switch without MAC address spoofing.
+			fix += fmt.Sprintf("; %v is in use, so the cluster runs in unicast mode: if its hosts are Hyper-V guests, their "+
+				"heartbeats leave from masked sources (02:P:...), which the virtual switch drops unless the vNICs allow MAC "+
+				"address spoofing (%s on the Hyper-V hosts)", uniMAC, rem.Code(rem.HyperVSpoofingOnByName))
+		}
 		e.store.Raise(key, finding.Finding{
 			Severity: sev, Subject: "cluster " + vip.String(), Time: at(e.last), Message: msg,
 			Remedy: fix, IPs: []netip.Addr{vip},
@@ -594,4 +606,128 @@ func clusterMACs(vip netip.Addr) []string {
 		}
 	}
 	return out
+}
+
+// checkHyperV raises hyperv-mac-spoofing where a Hyper-V vNIC (OUI
+// 00:15:5d) acts for a unicast-mode cluster from its own MAC. In unicast
+// mode NLB replaces the adapter's MAC with the cluster MAC and masks the
+// source of every frame a host sends (02:P:W:X:Y:Z), so a healthy host
+// never sends from its vNIC's MAC. A Hyper-V vNIC refuses the guest's
+// change of MAC unless MAC address spoofing is on: the adapter keeps its
+// 00:15:5d MAC, the virtual switch drops what the host sends from other
+// sources and does not deliver the frames for 02:bf:W:X:Y:Z, which it
+// floods, to the vNIC. The evidence:
+//   - heartbeats of the cluster in unicast mode (to broadcast) from the
+//     vNIC's MAC: the host converges, takes its share of the load and never
+//     gets it (an error);
+//   - ARP for the VIP answered from the vNIC's MAC, with no heartbeats from
+//     it: such a host's masked heartbeats are dropped, or a VM has the VIP
+//     configured as its own address (a warning).
+//
+// Multicast-mode hosts send from their NIC's MAC by design, and their
+// traffic goes to a multicast MAC the virtual switch delivers: nothing here
+// tells spoofing on from off, so nothing is raised for them.
+func (e *Engine) checkHyperV(now int64) {
+	type vNIC struct {
+		mac      addr.MAC
+		host     *nlb.Host
+		arpFrame uint64
+		arpAt    int64
+	}
+	for k, c := range e.nlb.Clusters() {
+		if c.Mode() != addr.ModeUnicast {
+			continue
+		}
+		var nics []vNIC
+		for i := range c.Hosts {
+			h := &c.Hosts[i]
+			if h.Mode == addr.ModeUnicast && h.UnmaskedFrame != 0 && h.UnmaskedMAC.IsHyperV() {
+				nics = append(nics, vNIC{mac: h.UnmaskedMAC, host: h})
+			}
+		}
+		if b := e.arp.Get(k.VLAN, k.IP); b != nil {
+			for _, seen := range b.Seen() {
+				if !seen.EthSrc.IsHyperV() {
+					continue
+				}
+				i := slices.IndexFunc(nics, func(n vNIC) bool { return n.mac == seen.EthSrc })
+				if i < 0 {
+					_, h := e.hostBySource(k.VLAN, seen.EthSrc)
+					nics = append(nics, vNIC{mac: seen.EthSrc, host: h})
+					i = len(nics) - 1
+				}
+				nics[i].arpFrame, nics[i].arpAt = seen.FirstFrame, seen.First
+			}
+		}
+		for _, n := range nics {
+			e.raiseHyperV(k, n.mac, n.host, n.arpFrame, n.arpAt)
+		}
+	}
+}
+
+// raiseHyperV raises (or brings up to date) the hyperv-mac-spoofing
+// finding about vNIC nic of cluster k: host is the cluster host whose
+// heartbeats came from nic (nil if none did), arpFrame the first ARP
+// answer for the VIP from it (0 if none), at arpAt.
+func (e *Engine) raiseHyperV(k nlb.ClusterKey, nic addr.MAC, host *nlb.Host, arpFrame uint64, arpAt int64) {
+	clusterMAC, _ := addr.ClusterMAC(addr.ModeUnicast, k.IP)
+	var sev finding.Severity
+	var msg string
+	var evidence []uint64
+	when := arpAt
+	if host != nil && host.UnmaskedFrame != 0 {
+		when = host.UnmaskedAt
+		sev = finding.Error
+		msg = fmt.Sprintf("%s of unicast-mode cluster %v heartbeats from %v, a Hyper-V vNIC's own MAC, instead of its masked source %v",
+			host.Describe(), k.IP, nic, addr.MaskedSource(uint8(host.Priority), k.IP))
+		if arpFrame != 0 {
+			msg += fmt.Sprintf(", and answers ARP for %v from it", k.IP)
+		}
+		msg += fmt.Sprintf(": the vNIC kept its MAC because Hyper-V refuses a guest's change of MAC unless MAC address spoofing is on "+
+			"(NLB logs that the adapter does not support dynamic MAC address updates), so the host converges and takes its share "+
+			"of the load while the virtual switch does not deliver the frames for the cluster MAC %v to it: that share of the "+
+			"client connections fails", clusterMAC)
+		evidence = append(evidence, host.UnmaskedFrame)
+	} else {
+		sev = finding.Warning
+		msg = fmt.Sprintf("%v, the VIP of unicast-mode cluster %v, is answered from %v, a Hyper-V vNIC's own MAC, while the cluster's "+
+			"hosts send from masked sources (02:P:...) with the cluster MAC %v: a cluster host whose vNIC refused the cluster MAC "+
+			"because MAC address spoofing is off (the virtual switch then drops the masked heartbeats it sends, which is why none "+
+			"from it appear here, and does not deliver the cluster's traffic to it), or a VM with the VIP configured as its own address",
+			k.IP, k.IP, nic, clusterMAC)
+	}
+	if arpFrame != 0 {
+		evidence = append(evidence, arpFrame)
+	}
+	fix := fmt.Sprintf("allow MAC address spoofing on the guest's vNIC, as Microsoft requires for NLB in Hyper-V guests in every cluster mode: "+
+		"on the Hyper-V host that runs the VM, %s, or, by the vNIC's MAC, %s (%s shows the VM and the setting first); "+
+		"then restart the guest's NLB adapter (%s, in the guest) so that NLB can put the cluster MAC on it",
+		rem.Code(rem.HyperVSpoofingOnByName), rem.Code(rem.HyperVSpoofingOn(nic)), rem.Code(rem.HyperVShow(nic)), rem.Code(rem.RestartNLBAdapter))
+	if sev == finding.Warning {
+		fix += fmt.Sprintf("; if that VM is not a host of the cluster, remove %v from its addresses instead", k.IP)
+	}
+	key := finding.Key{Kind: finding.HyperVMACSpoofing, VLAN: uint32(k.VLAN), IP: k.IP, MAC: nic}
+	if f, ok := e.store.Get(key); ok {
+		if f.Message != msg || f.Remedy != fix {
+			f.Severity, f.Message, f.Remedy, f.Evidence, f.Time = max(f.Severity, sev), msg, fix, evidence, at(when)
+			e.store.Update(key)
+		}
+	} else {
+		ips := []netip.Addr{k.IP}
+		if host != nil && host.Dedicated.IsValid() {
+			ips = append(ips, host.Dedicated)
+		}
+		e.store.Raise(key, finding.Finding{
+			Severity: sev, Subject: fmt.Sprintf("%v vlan %v", nic, k.VLAN), VLAN: k.VLAN.ID(), Time: at(when),
+			Message: msg, Remedy: fix, Evidence: evidence, IPs: ips, MACs: []addr.MAC{nic, clusterMAC},
+		})
+	}
+	// The VIP flips between the cluster MAC and this vNIC's: a duplicate-ip
+	// that this finding explains, and whose fix is this one.
+	dup := finding.Key{Kind: finding.DuplicateIP, VLAN: uint32(k.VLAN), IP: k.IP}
+	if f, ok := e.store.Get(dup); ok && slices.Contains(f.MACs, nic) {
+		f.Remedy = fmt.Sprintf("%v is a host of unicast-mode cluster %v answering from its own vNIC MAC (see hyperv-mac-spoofing): "+
+			"once its vNIC allows MAC address spoofing it answers with the cluster MAC %v like the other hosts and the flip-flop ends",
+			nic, k.IP, clusterMAC)
+	}
 }

@@ -159,7 +159,7 @@ func TestRemedies(t *testing.T) {
 	// fixtures, with commands to parse.
 	for _, k := range []finding.Kind{finding.NLBStaleClusterMAC, finding.MulticastFlooding, finding.UnicastFlooding,
 		finding.NLBModeChange, finding.MACChange, finding.DuplicateIP, finding.DuplicateHostPriority, finding.PortRuleMismatch,
-		finding.HeartbeatGap, finding.IGMPMemberMissing, finding.IGMPNoQuerier, finding.StaleStaticARP} {
+		finding.HeartbeatGap, finding.IGMPMemberMissing, finding.IGMPNoQuerier, finding.StaleStaticARP, finding.HyperVMACSpoofing} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s finding among the %d reports: the remedy checks did not cover it", k, len(cases))
 		}

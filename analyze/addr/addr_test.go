@@ -89,3 +89,24 @@ func TestParseMAC(t *testing.T) {
 		t.Errorf("text %s", b)
 	}
 }
+
+func TestIsHyperV(t *testing.T) {
+	for _, c := range []struct {
+		mac  string
+		want bool
+	}{
+		{"00:15:5d:1f:01:e6", true},  // a Hyper-V vNIC
+		{"00:15:5c:1f:01:e6", false}, // the neighbouring OUI
+		{"00:50:56:0a:00:05", false}, // VMware
+		{"02:15:5d:1f:01:e6", false}, // locally administered, not Hyper-V's pool
+		{"02:01:c0:a8:64:50", false}, // an NLB masked source
+	} {
+		m, err := addr.ParseMAC(c.mac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.IsHyperV(); got != c.want {
+			t.Errorf("%s: IsHyperV %v, want %v", c.mac, got, c.want)
+		}
+	}
+}

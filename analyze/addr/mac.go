@@ -31,6 +31,11 @@ func (m MAC) IsZero() bool { return m == MAC{} }
 // is set; broadcast is multicast too.
 func (m MAC) IsMulticast() bool { return m[0]&1 == 1 }
 
+// IsHyperV reports whether m is in 00:15:5d, the OUI from which Hyper-V
+// draws the MACs of virtual machines' network adapters (its default MAC
+// address pool): the mark of a Hyper-V guest's vNIC.
+func (m MAC) IsHyperV() bool { return m[0] == 0x00 && m[1] == 0x15 && m[2] == 0x5d }
+
 // String formats m as lower-case colon-separated hex, as tcpdump and
 // Wireshark do: 02:bf:c0:a8:64:50.
 func (m MAC) String() string {

@@ -79,6 +79,7 @@ const (
 	UnsupportedLinkType   Kind = "unsupported-link-type"
 	StateEvicted          Kind = "state-evicted"
 	StaleStaticARP        Kind = "stale-static-arp"
+	HyperVMACSpoofing     Kind = "hyperv-mac-spoofing"
 	PathMTUBlackhole      Kind = "path-mtu-blackhole"
 	PathMTUBelowExpected  Kind = "path-mtu-below-expected"
 	PathMTUUnreachable    Kind = "path-mtu-unreachable"

@@ -78,6 +78,15 @@ type Host struct {
 	// FromMAC is set when the cluster IP and priority came from the masked
 	// source MAC because the heartbeat was cut before them.
 	FromMAC bool
+	// UnmaskedMAC and UnmaskedFrame are the source and number of the first
+	// unicast-mode heartbeat (to broadcast) that did not come from the
+	// host's masked source 02:P:W:X:Y:Z: a host whose adapter kept its own
+	// MAC (a Hyper-V vNIC without MAC address spoofing refuses the cluster
+	// MAC) or one with source masking turned off. Zero when every
+	// unicast-mode heartbeat was masked.
+	UnmaskedMAC   addr.MAC
+	UnmaskedFrame uint64
+	UnmaskedAt    int64
 
 	silent      bool
 	silentSince int64
@@ -216,6 +225,11 @@ func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
 		host.Mode = mode
 	}
 	host.FromMAC = host.FromMAC || fromMAC
+	if mode == addr.ModeUnicast && host.UnmaskedFrame == 0 {
+		if src := addr.Classify(f.Src); src.Form != addr.FormMaskedSource || !src.Encodes(ip) {
+			host.UnmaskedMAC, host.UnmaskedFrame, host.UnmaskedAt = f.Src, n, now
+		}
+	}
 	if f.Status == frame.Truncated {
 		host.Truncated++
 		if host.MinCaptured == 0 || h.Captured < host.MinCaptured {
@@ -368,8 +382,27 @@ func gapKey(k ClusterKey, h *Host, start int64) finding.Key {
 		MAC: h.MACs[0], N: int64(h.Priority), M: start}
 }
 
+// hyperVNIC returns the host's latest source MAC that is a Hyper-V vNIC's,
+// if any: in the multicast modes heartbeats come from the NIC's own MAC.
+func (h *Host) hyperVNIC() (addr.MAC, bool) {
+	if h.MAC.IsHyperV() {
+		return h.MAC, true
+	}
+	for i := h.NumMACs - 1; i >= 0; i-- {
+		if h.MACs[i].IsHyperV() {
+			return h.MACs[i], true
+		}
+	}
+	return addr.MAC{}, false
+}
+
 // gapRemedy says what to check for a host that went silent, and, with
-// left, never came back.
+// left, never came back. A Hyper-V guest is the common case: its vNIC is
+// named by the MAC its heartbeats came from where they show it (the
+// multicast modes), and a unicast-mode host's heartbeats leave from a
+// masked source, which the virtual switch drops unless the vNIC allows MAC
+// address spoofing (the setting is lost when a VM is re-created or gets a
+// new vNIC).
 func gapRemedy(h *Host, left bool) string {
 	var b strings.Builder
 	if left {
@@ -378,6 +411,14 @@ func gapRemedy(h *Host, left bool) string {
 	} else {
 		b.WriteString("check the host's NIC, virtual switch and VLAN (a live migration pauses heartbeats; " +
 			"more than 5 missed heartbeats drop the host and make the cluster re-converge): " + remedy.Code(remedy.NLBQuery) + " on the host")
+	}
+	if nic, ok := h.hyperVNIC(); ok {
+		fmt.Fprintf(&b, "; %v is a Hyper-V vNIC: on the Hyper-V host that runs it %s and %s show its virtual switch, MAC address spoofing and VLAN",
+			nic, remedy.Code(remedy.HyperVShow(nic)), remedy.Code(remedy.HyperVShowVLAN(nic)))
+	} else if h.Mode == addr.ModeUnicast {
+		fmt.Fprintf(&b, "; if the host is a Hyper-V guest: in unicast mode its heartbeats leave from the masked source %v, "+
+			"which the virtual switch drops unless the guest's vNIC allows MAC address spoofing (%s on the Hyper-V host)",
+			h.MAC, remedy.Code(remedy.HyperVSpoofingOnByName))
 	}
 	return b.String()
 }

@@ -1,6 +1,6 @@
 // Package remedy writes the commands that nlbprobe's findings suggest, for
 // the platforms an NLB admin meets: Cisco IOS, Linux iproute2 (ip, bridge),
-// Windows PowerShell (NetTCPIP, NetworkLoadBalancingClusters) and
+// Windows PowerShell (NetTCPIP, NetworkLoadBalancingClusters, Hyper-V) and
 // nlb.exe. Every finding's remedy uses these builders, so that a command
 // has one spelling everywhere and the remedies keep one form:
 //
@@ -8,11 +8,10 @@
 //     reader pastes it and a script extracts it (Commands);
 //   - a command is filled with the values the capture showed (VIP, MAC,
 //     VLAN, group), in the notation of its platform (03bf.ac1f.01e8 for
-//     Cisco, 03:bf:ac:1f:01:e8 for Linux, 03-BF-AC-1F-01-E8 for
-//     Windows);
+//     Cisco, 03:bf:ac:1f:01:e8 for Linux, 03-BF-AC-1F-01-E8 and
+//     03BFAC1F01E8 for Windows and Hyper-V);
 //   - what no capture can know (the switch ports of the hosts, a bridge's
-//     name, the Windows adapter NLB is bound to, the VLAN of an untagged
-//     capture) is a placeholder
+//     name, a VM's name, the VLAN of an untagged capture) is a placeholder
 //     in angle brackets, one of Placeholders, never a guessed value.
 //
 // The syntax of every command family is checked against the vendors'
@@ -40,12 +39,14 @@ const (
 	// VLAN: the 802.1Q VLAN ID, unknown when the capture was untagged (an
 	// access port strips the tag).
 	VLAN = "<vlan>"
+	// VMName: the Hyper-V virtual machine's name.
+	VMName = "<VM name>"
 	// NLBAdapter: the Windows network adapter NLB is bound to.
 	NLBAdapter = "<NLB adapter>"
 )
 
 // Placeholders lists every placeholder a remedy may hold.
-var Placeholders = []string{SwitchPorts, Bridge, BridgePort, VLAN, NLBAdapter}
+var Placeholders = []string{SwitchPorts, Bridge, BridgePort, VLAN, VMName, NLBAdapter}
 
 // Code puts a command in backquotes, the form Commands extracts.
 func Code(cmd string) string { return "`" + cmd + "`" }
@@ -178,6 +179,33 @@ const NLBQuery = "nlb.exe query"
 // host it runs on (the cluster MAC and mode among them).
 const NLBDisplay = "nlb.exe display"
 
+// Hyper-V.
+
+// HyperVMAC is mac as Hyper-V writes a vNIC's MacAddress: 00155D1F01E6.
+func HyperVMAC(mac addr.MAC) string { return strings.ReplaceAll(mac.Dashed(), "-", "") }
+
+// vNIC selects the vNIC with mac among the local Hyper-V host's VMs.
+func vNIC(mac addr.MAC) string {
+	return fmt.Sprintf("Get-VMNetworkAdapter -VMName * | Where-Object MacAddress -eq '%s'", HyperVMAC(mac))
+}
+
+// HyperVShow names the VM, switch and spoofing setting of the vNIC with mac.
+func HyperVShow(mac addr.MAC) string {
+	return vNIC(mac) + " | Format-List VMName, SwitchName, MacAddressSpoofing"
+}
+
+// HyperVShowVLAN shows the VLAN of the vNIC with mac.
+func HyperVShowVLAN(mac addr.MAC) string { return vNIC(mac) + " | Get-VMNetworkAdapterVlan" }
+
+// HyperVSpoofingOn allows the vNIC with mac to send from and receive for
+// MACs other than its own, which NLB needs.
+func HyperVSpoofingOn(mac addr.MAC) string {
+	return vNIC(mac) + " | Set-VMNetworkAdapter -MacAddressSpoofing On"
+}
+
+// HyperVSpoofingOnByName is HyperVSpoofingOn for a VM known by name.
+var HyperVSpoofingOnByName = fmt.Sprintf("Set-VMNetworkAdapter -VMName '%s' -MacAddressSpoofing On", VMName)
+
 // nlbModeNames are the values of Set-NlbCluster's -OperationMode.
 var nlbModeNames = [...]string{addr.ModeUnicast: "Unicast", addr.ModeMulticast: "Multicast", addr.ModeIGMP: "IgmpMulticast"}
 
@@ -190,3 +218,7 @@ func NLBClusterMode(m addr.Mode) string {
 	}
 	return "Get-NlbCluster | Set-NlbCluster -OperationMode " + name
 }
+
+// RestartNLBAdapter restarts the guest's adapter NLB is bound to, so that
+// NLB sets the cluster MAC on it again.
+var RestartNLBAdapter = fmt.Sprintf("Restart-NetAdapter -Name '%s'", NLBAdapter)

@@ -44,6 +44,7 @@ func TestNotations(t *testing.T) {
 		{remedy.IPNeighReplace(ip, mac, "eth0"), "ip neigh replace 172.31.1.232 lladdr 03:bf:ac:1f:01:e8 dev eth0 nud permanent"},
 		{remedy.RemoveNetNeighbor(ip, mac), "Remove-NetNeighbor -IPAddress 172.31.1.232 -LinkLayerAddress 03-BF-AC-1F-01-E8 -Confirm:$false"},
 		{remedy.RemoveNetNeighbor(ip, addr.MAC{}), "Remove-NetNeighbor -IPAddress 172.31.1.232 -Confirm:$false"},
+		{remedy.HyperVSpoofingOn(nic), "Get-VMNetworkAdapter -VMName * | Where-Object MacAddress -eq '00155D1F01E6' | Set-VMNetworkAdapter -MacAddressSpoofing On"},
 		{remedy.NLBClusterMode(addr.ModeIGMP), "Get-NlbCluster | Set-NlbCluster -OperationMode IgmpMulticast"},
 		{remedy.NLBClusterMode(addr.ModeMulticast), "Get-NlbCluster | Set-NlbCluster -OperationMode Multicast"},
 		{remedy.NLBSetPriority(3), "Set-NlbClusterNode -InterfaceName '<NLB adapter>' -HostPriority 3"},
