@@ -36,8 +36,8 @@ func init() {
 
 const mtuSynopsis = "mtu TARGET... [--targets-file F] [--max N] [--expect N] [--timeout D] [--retries N] [--concurrency N] [--rate N] [--every D] [--json] [--fail-on SEVERITY]"
 
-const mtuExample = `  nlbprobe mtu 10.0.20.11 10.0.20.12 --expect 9000
-      one sweep; exit 1 if a path is a black hole (or, with --fail-on warning, below 9000)
+const mtuExample = `  nlbprobe mtu 198.51.100.11 198.51.100.12 --expect 9000
+      one sweep; exit 1 if a path is a black hole, carries less than 9000, or a target is unreachable
   nlbprobe mtu --targets-file hyperv-hosts.txt --concurrency 16 --json
       one JSON object per target per line, for scripts
   nlbprobe mtu --targets-file hosts.txt --every 10m --expect 9000
@@ -56,10 +56,14 @@ type mtuOptions struct {
 	failOn      finding.Severity
 }
 
-// mtuTarget is one target as the user named it and the address probed.
+// mtuTarget is one target as the user named it. addr is set for an
+// address; a host name is resolved at each sweep (so a renumbered host or a
+// DNS outage is that sweep's result, not the end of the run); bad says why
+// a target can never be probed (a malformed address).
 type mtuTarget struct {
 	label string
 	addr  netip.Addr
+	bad   string
 }
 
 // mtuFlags are the values mtu's flags set.
@@ -74,7 +78,7 @@ func mtuFlagSet(stderr io.Writer, f *mtuFlags) *pflag.FlagSet {
 	o, targetsFile, failOn := &f.o, &f.targetsFile, &f.failOn
 	fs.StringVar(targetsFile, "targets-file", "", "read targets from `FILE`, one per line (# starts a comment); - is stdin")
 	fs.IntVar(&o.max, "max", 0, "largest IP packet size to try (default: the outgoing interface's MTU, which also caps it)")
-	fs.IntVar(&o.expect, "expect", 0, "raise path-mtu-below-expected when a path carries less than `N` bytes (e.g. 9000 for Jumbo Packet 9014)")
+	fs.IntVar(&o.expect, "expect", 0, "raise path-mtu-below-expected (an error) when a path carries less than `N` bytes (e.g. 9000 for Jumbo Packet 9014)")
 	fs.DurationVar(&o.timeout, "timeout", pathmtu.DefaultTimeout, "how long to wait for an answer when silence decides the result")
 	fs.IntVar(&o.retries, "retries", 2, "extra tries before silence counts as \"too big\" or \"dead\"")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "targets probed at once (one probe in flight per target)")
@@ -128,10 +132,7 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(names) == 0 {
 		return usage("no target: name one or more, or use --targets-file")
 	}
-	targets, err := resolveTargets(ctx, names)
-	if err != nil {
-		return usage("%v", err)
-	}
+	targets := parseTargets(names)
 
 	prober := capture.NewProber(capture.ProberConfig{Rate: o.rate})
 	defer prober.Close()
@@ -139,7 +140,7 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nlbprobe mtu: %v\n", err)
 		return exitUsage
 	}
-	m := &mtuRun{opts: o, prober: prober, stdout: stdout, stderr: stderr, store: finding.NewStore(10000), last: map[string]mtuState{}}
+	m := &mtuRun{opts: o, prober: prober, stdout: stdout, stderr: stderr, last: map[string]mtuState{}}
 	return m.loop(ctx, targets)
 }
 
@@ -166,10 +167,12 @@ func readTargetsFile(path string) ([]string, error) {
 	return out, nil
 }
 
-// resolveTargets turns names into addresses, in order and without
-// duplicates. Something that looks like an address must be one; anything
-// else is a host name, resolved once, to its first address.
-func resolveTargets(ctx context.Context, names []string) ([]mtuTarget, error) {
+// parseTargets turns names into targets, in order and without duplicates.
+// Something that looks like an address must be one, or it is a bad target
+// (reported as that target's result, so that one typo in a targets file
+// does not stop the others from being measured); anything else is a host
+// name, resolved at each sweep.
+func parseTargets(names []string) []mtuTarget {
 	var out []mtuTarget
 	seen := map[string]bool{}
 	for _, name := range names {
@@ -177,34 +180,57 @@ func resolveTargets(ctx context.Context, names []string) ([]mtuTarget, error) {
 			continue
 		}
 		seen[name] = true
+		t := mtuTarget{label: name}
 		if a, err := netip.ParseAddr(name); err == nil {
-			out = append(out, mtuTarget{label: name, addr: a.Unmap()})
-			continue
+			t.addr = a.Unmap()
+		} else if strings.Trim(name, "0123456789.") == "" || strings.Contains(name, ":") {
+			t.bad = fmt.Sprintf("bad target %q: not an IP address", name)
 		}
-		if strings.Trim(name, "0123456789.") == "" || strings.Contains(name, ":") {
-			return nil, fmt.Errorf("bad target %q: not an IP address", name)
-		}
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		addrs, err := net.DefaultResolver.LookupNetIP(lctx, "ip", name)
-		cancel()
-		if err != nil || len(addrs) == 0 {
-			return nil, fmt.Errorf("bad target %q: %v", name, err)
-		}
-		out = append(out, mtuTarget{label: name, addr: addrs[0].Unmap()})
+		out = append(out, t)
 	}
-	return out, nil
+	return out
+}
+
+// resolveTimeout bounds one target's name lookup.
+const resolveTimeout = 5 * time.Second
+
+// resolve returns the address t is probed at in this sweep: its address,
+// or its name's first address.
+func resolve(ctx context.Context, t mtuTarget) (netip.Addr, error) {
+	if t.addr.IsValid() {
+		return t.addr, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(lctx, "ip", t.label)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("lookup %s: no address", t.label)
+	}
+	return addrs[0].Unmap(), nil
 }
 
 // openProber opens the sockets the targets need before any sweep, so that
-// a missing privilege is one clear error, not one per target.
+// a missing privilege is one clear error (exit 2), not one per target.
+// Names are not resolved yet: they are assumed IPv4 (if the IPv4 socket is
+// refused for want of privilege, so is the IPv6 one).
 func openProber(p *capture.Prober, targets []mtuTarget) error {
 	done := map[bool]bool{}
 	for _, t := range targets {
-		if done[t.addr.Is6()] {
+		if t.bad != "" {
 			continue
 		}
-		done[t.addr.Is6()] = true
-		s, err := p.Session(t.addr)
+		a := t.addr
+		if !a.IsValid() {
+			a = netip.IPv4Unspecified()
+		}
+		if done[a.Is6()] {
+			continue
+		}
+		done[a.Is6()] = true
+		s, err := p.Session(a)
 		if err != nil {
 			return err
 		}
@@ -241,21 +267,28 @@ type mtuResult struct {
 	Incomplete  bool    `json:"incomplete,omitempty"`
 	Probes      int     `json:"probes"`
 	ElapsedMS   float64 `json:"elapsed_ms"`
-	// Error says why the target is unreachable.
-	Error    string            `json:"error,omitempty"`
-	Findings []finding.Finding `json:"findings"`
+	// Error says why the target is unreachable or could not be probed.
+	Error string `json:"error,omitempty"`
+	// TargetError is true when the target could not be probed at all: a
+	// bad address, a name that does not resolve, no route, probes refused
+	// by this host. Reachable is false then too.
+	TargetError bool              `json:"target_error"`
+	Findings    []finding.Finding `json:"findings"`
+
+	// targetFix is the remedy of a target error, filled in by measure.
+	targetFix string
 }
 
 // mtuState is what a scheduled sweep compares to tell that a path changed.
 type mtuState struct {
-	reachable, blackhole, incomplete bool
-	pathMTU, interfaceMTU            int
-	method                           pathmtu.Method
-	iface                            string
+	reachable, blackhole, incomplete, targetError bool
+	pathMTU, interfaceMTU                         int
+	method                                        pathmtu.Method
+	iface, address                                string
 }
 
 func (r *mtuResult) state() mtuState {
-	return mtuState{r.Reachable, r.Blackhole, r.Incomplete, r.PathMTU, r.InterfaceMTU, r.Method, r.Interface}
+	return mtuState{r.Reachable, r.Blackhole, r.Incomplete, r.TargetError, r.PathMTU, r.InterfaceMTU, r.Method, r.Interface, r.Address}
 }
 
 // mtuRun is one invocation of `nlbprobe mtu`: its sweeps, findings and
@@ -264,8 +297,9 @@ type mtuRun struct {
 	opts           mtuOptions
 	prober         *capture.Prober
 	stdout, stderr io.Writer
-	store          *finding.Store
-	last           map[string]mtuState // per target, from the previous sweep
+	// worst is the most severe finding of the run so far, when found.
+	worst *finding.Severity
+	last  map[string]mtuState // per target, from the previous sweep
 }
 
 // loop runs one sweep, or with --every sweeps until ctx ends, and returns
@@ -293,7 +327,7 @@ func (m *mtuRun) loop(ctx context.Context, targets []mtuTarget) int {
 // exitCode is 1 when a finding at or above --fail-on was raised in any
 // sweep, 0 otherwise.
 func (m *mtuRun) exitCode() int {
-	if worst, ok := m.store.Worst(); ok && worst >= m.opts.failOn {
+	if m.worst != nil && *m.worst >= m.opts.failOn {
 		return exitFindings
 	}
 	return exitOK
@@ -312,11 +346,8 @@ func (m *mtuRun) sweep(ctx context.Context, targets []mtuTarget, n int) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				r, err := m.measure(ctx, targets[i])
-				if err != nil {
-					if ctx.Err() == nil {
-						fmt.Fprintf(m.stderr, "nlbprobe mtu: %s: %v\n", targets[i].label, err)
-					}
+				r := m.measure(ctx, targets[i])
+				if ctx.Err() != nil {
 					r = nil // interrupted: nothing to report
 				}
 				results[i] = r
@@ -369,6 +400,7 @@ type mtuSweepSummary struct {
 	Targets       int       `json:"targets"`
 	Reachable     int       `json:"reachable"`
 	Unreachable   int       `json:"unreachable"`
+	Failed        int       `json:"failed"`
 	Blackholes    int       `json:"blackholes"`
 	BelowExpected int       `json:"below_expected"`
 	Changed       int       `json:"changed"`
@@ -376,42 +408,56 @@ type mtuSweepSummary struct {
 }
 
 func (s mtuSweepSummary) text(expect int) string {
-	out := fmt.Sprintf("%d targets: %d reachable, %d black hole(s), %d unreachable", s.Reachable+s.Unreachable, s.Reachable, s.Blackholes, s.Unreachable)
+	out := fmt.Sprintf("%s: %d reachable, %s, %d unreachable, %d could not be probed",
+		countOf(s.Reachable+s.Unreachable+s.Failed, "target"), s.Reachable, countOf(s.Blackholes, "black hole"), s.Unreachable, s.Failed)
 	if expect > 0 {
 		out += fmt.Sprintf(", %d below --expect %d", s.BelowExpected, expect)
 	}
 	return out
 }
 
-// measure runs one path-MTU search to t.
-func (m *mtuRun) measure(ctx context.Context, t mtuTarget) (*mtuResult, error) {
+// measure runs one path-MTU search to t. Whatever goes wrong with this
+// target (its name, its route, a probe this host refuses to send) is its
+// result, so the other targets are still measured; only an interrupted
+// run (ctx done) leaves a result the caller drops.
+func (m *mtuRun) measure(ctx context.Context, t mtuTarget) *mtuResult {
 	start := time.Now()
-	r := &mtuResult{Time: start.UTC(), Target: t.label, Address: t.addr.String(), Method: pathmtu.MethodSearch}
+	r := &mtuResult{Time: start.UTC(), Target: t.label, Method: pathmtu.MethodSearch}
 	defer func() { r.ElapsedMS = ms(time.Since(start)) }()
-	rt, err := capture.RouteTo(t.addr)
+	fail := func(msg, fix string) *mtuResult {
+		r.Error, r.targetFix, r.TargetError, r.Method = msg, fix, true, pathmtu.MethodNone
+		return r
+	}
+	if t.bad != "" {
+		return fail(t.bad, fmt.Sprintf("correct or remove %q in the targets: each must be an IPv4 or IPv6 address or a host name", t.label))
+	}
+	addr, err := resolve(ctx, t)
 	if err != nil {
-		r.Error = "no route: " + errnoText(err)
-		return r, nil
+		return fail("cannot resolve the name: "+resolveErrText(err), fmt.Sprintf("check the name and this host's DNS: getent hosts %s", t.label))
+	}
+	r.Address = addr.String()
+	rt, err := capture.RouteTo(addr)
+	if err != nil {
+		return fail("no route: "+errnoText(err), fmt.Sprintf("add a route to %s on this host (ip route get %s shows what is missing), or probe from a host on that network", addr, addr))
 	}
 	r.Interface, r.InterfaceMTU = rt.Interface, rt.InterfaceMTU
 	if rt.Gateway.IsValid() {
 		r.Gateway = rt.Gateway.String()
 	}
 	r.Max = rt.InterfaceMTU
-	if t.addr.Is4() {
+	if addr.Is4() {
 		r.Max = min(r.Max, 65535) // the IPv4 total length field (loopback says 65536)
 	}
 	if m.opts.max > 0 {
 		r.Max = min(r.Max, m.opts.max)
 	}
-	search, err := pathmtu.New(pathmtu.Config{IPv6: t.addr.Is6(), Max: r.Max, Retries: m.opts.retries, Timeout: m.opts.timeout})
+	search, err := pathmtu.New(pathmtu.Config{IPv6: addr.Is6(), Max: r.Max, Retries: m.opts.retries, Timeout: m.opts.timeout})
 	if err != nil {
-		r.Error = err.Error()
-		return r, nil
+		return fail(err.Error(), fmt.Sprintf("give a --max of at least %d", baseSize(addr)))
 	}
-	sess, err := m.prober.Session(t.addr)
+	sess, err := m.prober.Session(addr)
 	if err != nil {
-		return nil, err
+		return fail(err.Error(), "see the error: this host could not open the probe socket for "+r.Address)
 	}
 	defer sess.Close()
 	for {
@@ -424,18 +470,18 @@ func (m *mtuRun) measure(ctx context.Context, t mtuTarget) (*mtuResult, error) {
 			search.Observe(l)
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return r
 		}
 		if err != nil {
 			// The probe could not be sent (a local firewall rejecting
-			// it, say): the target is unreachable from here, and the
+			// it, say): this target cannot be probed from here, and the
 			// other targets go on.
-			r.Error = err.Error()
-			if errors.Is(err, syscall.EPERM) {
-				r.Error = "cannot send probes: a firewall on this host drops them (sendto: operation not permitted)"
-			}
 			r.Probes = search.Result().Probes
-			return r, nil
+			if errors.Is(err, syscall.EPERM) {
+				return fail("cannot send probes: a firewall on this host drops them (sendto: operation not permitted)",
+					"allow outgoing ICMP echo requests in this host's firewall (nft list ruleset shows the rule that drops them)")
+			}
+			return fail(err.Error(), "see the error: this host could not send the probe")
 		}
 		search.Observe(o)
 	}
@@ -454,10 +500,26 @@ func (m *mtuRun) measure(ctx context.Context, t mtuTarget) (*mtuResult, error) {
 		case res.Incomplete:
 			r.Error = fmt.Sprintf("no answer before the probe budget ran out (%d probes)", res.Probes)
 		default:
-			r.Error = fmt.Sprintf("no answer to %d-byte echo requests (%d probes)", min(r.Max, baseSize(t.addr)), res.Probes)
+			r.Error = fmt.Sprintf("no answer to %d-byte echo requests (%d probes)", min(r.Max, baseSize(addr)), res.Probes)
 		}
 	}
-	return r, nil
+	return r
+}
+
+// resolveErrText is the resolver's reason without Go's "lookup NAME on
+// SERVER:" prefix, which repeats the name the line already shows.
+func resolveErrText(err error) string {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		if dnsErr.IsNotFound {
+			return "no such host"
+		}
+		if dnsErr.IsTimeout {
+			return "the DNS server did not answer in time"
+		}
+		return dnsErr.Err
+	}
+	return err.Error()
 }
 
 func baseSize(a netip.Addr) int {
@@ -483,10 +545,14 @@ func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) 
 func (m *mtuRun) report(r *mtuResult, sum *mtuSweepSummary) {
 	r.Findings = mtuFindings(r, m.opts.expect)
 	for _, f := range r.Findings {
-		addr, _ := netip.ParseAddr(r.Address)
-		m.store.Raise(finding.Key{Kind: f.Kind, IP: addr}, f)
+		if m.worst == nil || f.Severity > *m.worst {
+			sev := f.Severity
+			m.worst = &sev
+		}
 	}
 	switch {
+	case r.TargetError:
+		sum.Failed++
 	case !r.Reachable:
 		sum.Unreachable++
 	default:
@@ -529,6 +595,8 @@ func (m *mtuRun) printJSON(v any) {
 
 func (s mtuState) text() string {
 	switch {
+	case s.targetError:
+		return "could not be probed"
 	case !s.reachable:
 		return "unreachable"
 	case s.blackhole:
@@ -537,21 +605,34 @@ func (s mtuState) text() string {
 	return fmt.Sprintf("path MTU %d by %s", s.pathMTU, s.method)
 }
 
-// mtuFindings returns the findings one result raises.
+// mtuFindings returns the findings one result raises. Every one is an
+// error: each means the sweep cannot vouch for a path it was asked to check
+// (a black hole, less than the MTU the admin declared with --expect, a
+// target that does not answer or cannot be probed), and a scheduled sweep
+// exists to say so with its exit code under the default --fail-on error.
 func mtuFindings(r *mtuResult, expect int) []finding.Finding {
 	out := []finding.Finding{} // [] rather than null in JSON
-	addr, _ := netip.ParseAddr(r.Address)
-	base := finding.Finding{Subject: r.Target, Time: r.Time, IPs: []netip.Addr{addr}, Evidence: []uint64{}, Count: 1}
+	base := finding.Finding{Subject: r.Target, Time: r.Time, Evidence: []uint64{}, Count: 1, Severity: finding.Error}
+	if addr, err := netip.ParseAddr(r.Address); err == nil {
+		base.IPs = []netip.Addr{addr}
+	}
+	if r.TargetError {
+		f := base
+		f.Kind = finding.PathMTUTargetError
+		f.Message = fmt.Sprintf("%s could not be probed: %s", r.Target, r.Error)
+		f.Remedy = r.targetFix
+		return append(out, f)
+	}
 	if !r.Reachable {
 		f := base
-		f.Kind, f.Severity = finding.PathMTUUnreachable, finding.Warning
-		f.Message = fmt.Sprintf("%s is unreachable: %s", r.Target, r.Error)
+		f.Kind = finding.PathMTUUnreachable
+		f.Message = fmt.Sprintf("%s is unreachable, so its path MTU is unknown: %s", r.Target, r.Error)
 		f.Remedy = "check that the host is up and that ICMP echo is allowed (Windows firewall: \"File and Printer Sharing (Echo Request)\")"
 		return append(out, f)
 	}
 	if r.Blackhole {
 		f := base
-		f.Kind, f.Severity = finding.PathMTUBlackhole, finding.Error
+		f.Kind = finding.PathMTUBlackhole
 		f.Message = fmt.Sprintf("packets over %d bytes (frames over %d) to %s vanish without an ICMP answer, while %s sends up to %d: large transfers (live migration, SMB) stall",
 			r.PathMTU, pathmtu.FrameSize(r.PathMTU), r.Target, r.Interface, r.Max)
 		f.Remedy = fmt.Sprintf("find the link set to %d (a switch port or NIC below the others) and raise it, or set the hosts to MTU %d (Windows Jumbo Packet %d)",
@@ -560,7 +641,7 @@ func mtuFindings(r *mtuResult, expect int) []finding.Finding {
 	}
 	if expect > 0 && r.PathMTU < expect {
 		f := base
-		f.Kind, f.Severity = finding.PathMTUBelowExpected, finding.Warning
+		f.Kind = finding.PathMTUBelowExpected
 		f.Message = fmt.Sprintf("the path to %s carries %d bytes (frame %d), less than the expected %d (frame %d)",
 			r.Target, r.PathMTU, pathmtu.FrameSize(r.PathMTU), expect, pathmtu.FrameSize(expect))
 		f.Remedy = fmt.Sprintf("raise every link on the path to at least %d (switches: %d with a VLAN tag and FCS)", expect, pathmtu.TaggedFrameSize(expect))
@@ -574,8 +655,12 @@ func mtuFindings(r *mtuResult, expect int) []finding.Finding {
 func mtuText(r *mtuResult, o mtuOptions) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s", r.Target)
-	if r.Address != r.Target {
+	if r.Address != "" && r.Address != r.Target {
 		fmt.Fprintf(&b, " (%s)", r.Address)
+	}
+	if r.TargetError {
+		fmt.Fprintf(&b, ": could not be probed: %s", r.Error)
+		return b.String()
 	}
 	if !r.Reachable {
 		fmt.Fprintf(&b, ": unreachable: %s", r.Error)
@@ -609,6 +694,14 @@ func mtuText(r *mtuResult, o mtuOptions) string {
 	}
 	fmt.Fprintf(&b, " [%s, %d probes, %s]", r.Method, r.Probes, elapsed(r.ElapsedMS))
 	return b.String()
+}
+
+// countOf is "1 target", "2 targets".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func elapsed(msec float64) string {

@@ -194,10 +194,11 @@ func TestMTULab(t *testing.T) {
 			name:   "router with a 1400 link that sends ICMP",
 			lab:    func(t *testing.T) *netlab.NS { return newRoutedLab(t, 1500, 1400, 1400).client },
 			target: "10.0.2.2",
-			// 1400 is below the expected 1500: a warning, which does
-			// not fail the default --fail-on error.
+			// 1400 is below the expected 1500: an error, which fails
+			// the default --fail-on error.
 			args:      []string{"--expect", "1500"},
 			want:      want{pathMTU: 1400, ifMTU: 1500, method: "icmp", findings: []finding.Kind{finding.PathMTUBelowExpected}},
+			wantCode:  exitFindings,
 			tracepath: tracepathResult{pmtu: 1400, reached: true},
 		},
 		{
@@ -248,6 +249,7 @@ func TestMTULab(t *testing.T) {
 			lab:       func(t *testing.T) *netlab.NS { return newRoutedLab(t, 1500, 1500, 1500).client },
 			target:    "10.0.2.99",
 			want:      want{ifMTU: 1500, method: "search", findings: []finding.Kind{finding.PathMTUUnreachable}},
+			wantCode:  exitFindings,
 			tracepath: tracepathResult{pmtu: 1500, reached: false},
 			why:       "tracepath walks hop by hop and stops at its hop limit; nlbprobe only asks whether the target answers",
 		},
@@ -262,9 +264,10 @@ func TestMTULab(t *testing.T) {
 				return l.client
 			},
 			target: "10.0.2.2",
-			// sendto fails with EPERM: the target is unreachable from
+			// sendto fails with EPERM: the target cannot be probed from
 			// here, reported, not a crash or a missing line.
-			want:      want{ifMTU: 1500, method: "search", findings: []finding.Kind{finding.PathMTUUnreachable}},
+			want:      want{ifMTU: 1500, method: "none", findings: []finding.Kind{finding.PathMTUTargetError}},
+			wantCode:  exitFindings,
 			tracepath: tracepathResult{pmtu: 1500, reached: true},
 			why:       "tracepath probes with UDP, which the firewall lets through; nlbprobe needs ICMP echo",
 		},
@@ -506,8 +509,8 @@ func TestMTUEvery(t *testing.T) {
 			}
 			err = cmd.Wait()
 			t.Logf("output:\n%s", strings.Join(out, "\n"))
-			if err != nil {
-				t.Errorf("exit: %v, want 0 (an unreachable target is a warning)\n%s", err, stderr.String())
+			if code := cmd.ProcessState.ExitCode(); code != exitFindings {
+				t.Errorf("exit: %v, want 1 (an unreachable target is an error)\n%s", err, stderr.String())
 			}
 			if jsonMode {
 				results, sweeps := decodeResults(t, strings.Join(out, "\n"))

@@ -31,8 +31,10 @@ func TestMTUUsage(t *testing.T) {
 		{"help", []string{"mtu", "--help"}, exitOK, "Usage: nlbprobe mtu TARGET...", ""},
 		{"help lists --every", []string{"help", "mtu"}, exitOK, "--every", ""},
 		{"no target", []string{"mtu"}, exitUsage, "", "no target"},
-		{"bad address", []string{"mtu", "10.0.0.300"}, exitUsage, "", `bad target "10.0.0.300"`},
-		{"bad IPv6 address", []string{"mtu", "fd00::zz"}, exitUsage, "", `bad target "fd00::zz"`},
+		// A bad target is that target's result, not a usage error: one typo
+		// in a targets file must not stop the other targets being measured.
+		{"bad address", []string{"mtu", "10.0.0.300"}, exitFindings, `10.0.0.300: could not be probed: bad target "10.0.0.300": not an IP address`, ""},
+		{"bad IPv6 address", []string{"mtu", "--json", "fd00::zz"}, exitFindings, `"kind":"path-mtu-target-error","severity":"error"`, ""},
 		{"unreadable targets file", []string{"mtu", "--targets-file", filepath.Join(dir, "missing")}, exitUsage, "", "targets file"},
 		{"unknown flag", []string{"mtu", "--bogus", "10.0.0.1"}, exitUsage, "", "unknown flag"},
 		{"bad --fail-on", []string{"mtu", "--fail-on", "fatal", "--targets-file", good}, exitUsage, "", "unknown severity"},
@@ -64,10 +66,7 @@ func TestReadTargetsFile(t *testing.T) {
 	if want := []string{"10.0.0.1", "10.0.0.2", "fd00::1", "10.0.0.1"}; !slices.Equal(names, want) {
 		t.Errorf("names %q, want %q", names, want)
 	}
-	targets, err := resolveTargets(context.Background(), names)
-	if err != nil {
-		t.Fatal(err)
-	}
+	targets := parseTargets(names)
 	var got []string
 	for _, tg := range targets {
 		got = append(got, tg.addr.String())
@@ -109,8 +108,10 @@ func TestMTUText(t *testing.T) {
 			r.PathMTU, r.InterfaceMTU, r.Max, r.Method = 1500, 9000, 1500, pathmtu.MethodSearch
 		}), mtuOptions{max: 1500},
 			"10.0.2.2: path MTU 1500 = Windows Jumbo Packet 1514 (1522 with a VLAN tag and FCS); interface eth0 says 9000: every size tried passes (--max 1500) [search, 4 probes, 1.3ms]"},
-		{"host name, no route", &mtuResult{Target: "hv1", Address: "192.0.2.1", Error: "no route: network is unreachable"}, mtuOptions{},
-			"hv1 (192.0.2.1): unreachable: no route: network is unreachable"},
+		{"host name, no route", &mtuResult{Target: "hv1", Address: "192.0.2.1", Error: "no route: network is unreachable", TargetError: true}, mtuOptions{},
+			"hv1 (192.0.2.1): could not be probed: no route: network is unreachable"},
+		{"dead host", &mtuResult{Target: "192.0.2.9", Address: "192.0.2.9", Interface: "eth0", Probes: 3, ElapsedMS: 3000, Error: "no answer to 576-byte echo requests (3 probes)"}, mtuOptions{},
+			"192.0.2.9: unreachable: no answer to 576-byte echo requests (3 probes) [via eth0, 3 probes, 3s]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,6 +130,7 @@ func TestMTUFindingsAndExitCode(t *testing.T) {
 	low := mtuResult{Time: now, Target: "10.0.0.2", Address: "10.0.0.2", Reachable: true, PathMTU: 1500, InterfaceMTU: 9000, Max: 9000, Method: pathmtu.MethodICMP}
 	hole := mtuResult{Time: now, Target: "10.0.0.3", Address: "10.0.0.3", Reachable: true, PathMTU: 1500, InterfaceMTU: 9000, Max: 9000, Blackhole: true}
 	dead := mtuResult{Time: now, Target: "10.0.0.4", Address: "10.0.0.4", Error: "no answer"}
+	noName := mtuResult{Time: now, Target: "hv3.example.net", Error: "cannot resolve the name: no such host", TargetError: true, targetFix: "check the name"}
 	tests := []struct {
 		name    string
 		results []mtuResult
@@ -137,26 +139,29 @@ func TestMTUFindingsAndExitCode(t *testing.T) {
 		kinds   []finding.Kind
 		code    int
 	}{
+		// Under the default --fail-on error, everything a scheduled sweep
+		// is for fails it: a shortfall against an explicit --expect, a
+		// black hole, a dead target, a target that cannot be probed.
 		{"clean path", []mtuResult{ok}, 9000, finding.Error, nil, exitOK},
-		{"below expected is a warning", []mtuResult{low}, 9000, finding.Error, []finding.Kind{finding.PathMTUBelowExpected}, exitOK},
-		{"below expected fails --fail-on warning", []mtuResult{low}, 9000, finding.Warning, []finding.Kind{finding.PathMTUBelowExpected}, exitFindings},
-		{"no --expect, no below-expected", []mtuResult{low}, 0, finding.Warning, nil, exitOK},
+		{"below expected is an error", []mtuResult{low}, 9000, finding.Error, []finding.Kind{finding.PathMTUBelowExpected}, exitFindings},
+		{"no --expect, no below-expected", []mtuResult{low}, 0, finding.Info, nil, exitOK},
 		{"black hole is an error", []mtuResult{hole}, 0, finding.Error, []finding.Kind{finding.PathMTUBlackhole}, exitFindings},
 		{"black hole below expected", []mtuResult{hole}, 9000, finding.Error, []finding.Kind{finding.PathMTUBlackhole, finding.PathMTUBelowExpected}, exitFindings},
-		{"unreachable is a warning", []mtuResult{dead, ok}, 9000, finding.Error, []finding.Kind{finding.PathMTUUnreachable}, exitOK},
+		{"unreachable is an error", []mtuResult{dead, ok}, 9000, finding.Error, []finding.Kind{finding.PathMTUUnreachable}, exitFindings},
+		{"a name that does not resolve is an error", []mtuResult{ok, noName}, 9000, finding.Error, []finding.Kind{finding.PathMTUTargetError}, exitFindings},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout bytes.Buffer
 			m := &mtuRun{opts: mtuOptions{expect: tt.expect, failOn: tt.failOn, json: true}, stdout: &stdout, stderr: &stdout,
-				store: finding.NewStore(100), last: map[string]mtuState{}}
+				last: map[string]mtuState{}}
 			var kinds []finding.Kind
 			var sum mtuSweepSummary
 			for _, r := range tt.results {
 				m.report(&r, &sum)
 				for _, f := range r.Findings {
 					kinds = append(kinds, f.Kind)
-					if f.Subject != r.Target || !f.Time.Equal(now) || f.Message == "" || f.Remedy == "" {
+					if f.Subject != r.Target || !f.Time.Equal(now) || f.Message == "" || f.Remedy == "" || f.Severity != finding.Error {
 						t.Errorf("finding %+v: want subject, time, message and remedy", f)
 					}
 				}
