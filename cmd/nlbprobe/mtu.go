@@ -250,9 +250,13 @@ type mtuResult struct {
 	Reachable bool   `json:"reachable"`
 	// PathMTU is the largest IP packet (header included) the path carried.
 	PathMTU int `json:"path_mtu"`
-	// FrameSize is PathMTU plus the 14-byte Ethernet header: the Windows
-	// "Jumbo Packet" value that matches the path.
-	FrameSize    int    `json:"frame_size"`
+	// FrameSize is PathMTU plus the 14-byte Ethernet header: the Ethernet
+	// frame that carries it; 0 when the outgoing interface is not Ethernet
+	// (loopback, a tunnel) or the target is unreachable.
+	FrameSize int `json:"frame_size"`
+	// JumboPacket is the Windows "Jumbo Packet" NIC setting that matches
+	// the path (FrameSize when one does: 1514 to 16128), else 0.
+	JumboPacket  int    `json:"jumbo_packet"`
 	Interface    string `json:"interface"`
 	InterfaceMTU int    `json:"interface_mtu"`
 	Gateway      string `json:"gateway,omitempty"`
@@ -277,6 +281,8 @@ type mtuResult struct {
 
 	// targetFix is the remedy of a target error, filled in by measure.
 	targetFix string
+	// ethernet is true when the outgoing interface frames in Ethernet.
+	ethernet bool
 }
 
 // mtuState is what a scheduled sweep compares to tell that a path changed.
@@ -440,7 +446,7 @@ func (m *mtuRun) measure(ctx context.Context, t mtuTarget) *mtuResult {
 	if err != nil {
 		return fail("no route: "+errnoText(err), fmt.Sprintf("add a route to %s on this host (ip route get %s shows what is missing), or probe from a host on that network", addr, addr))
 	}
-	r.Interface, r.InterfaceMTU = rt.Interface, rt.InterfaceMTU
+	r.Interface, r.InterfaceMTU, r.ethernet = rt.Interface, rt.InterfaceMTU, rt.Ethernet
 	if rt.Gateway.IsValid() {
 		r.Gateway = rt.Gateway.String()
 	}
@@ -492,7 +498,7 @@ func (m *mtuRun) measure(ctx context.Context, t mtuTarget) *mtuResult {
 		r.ReportedBy = res.ReportedBy.String()
 	}
 	if r.Reachable {
-		r.FrameSize = pathmtu.FrameSize(r.PathMTU)
+		r.setFrame()
 	} else {
 		switch {
 		case res.UnreachableFrom.IsValid():
@@ -520,6 +526,20 @@ func resolveErrText(err error) string {
 		return dnsErr.Err
 	}
 	return err.Error()
+}
+
+// setFrame fills FrameSize and JumboPacket from PathMTU: only an Ethernet
+// path has frames, and only a frame size a Windows NIC can be set to is a
+// Jumbo Packet (not loopback's 65535-byte packets).
+func (r *mtuResult) setFrame() {
+	r.FrameSize, r.JumboPacket = 0, 0
+	if !r.ethernet {
+		return
+	}
+	r.FrameSize = pathmtu.FrameSize(r.PathMTU)
+	if jp, ok := pathmtu.JumboPacket(r.PathMTU); ok {
+		r.JumboPacket = jp
+	}
 }
 
 func baseSize(a netip.Addr) int {
@@ -635,8 +655,10 @@ func mtuFindings(r *mtuResult, expect int) []finding.Finding {
 		f.Kind = finding.PathMTUBlackhole
 		f.Message = fmt.Sprintf("packets over %d bytes (frames over %d) to %s vanish without an ICMP answer, while %s sends up to %d: large transfers (live migration, SMB) stall",
 			r.PathMTU, pathmtu.FrameSize(r.PathMTU), r.Target, r.Interface, r.Max)
-		f.Remedy = fmt.Sprintf("find the link set to %d (a switch port or NIC below the others) and raise it, or set the hosts to MTU %d (Windows Jumbo Packet %d)",
-			r.PathMTU, r.PathMTU, pathmtu.FrameSize(r.PathMTU))
+		f.Remedy = fmt.Sprintf("find the link set to %d (a switch port or NIC below the others) and raise it, or set the hosts to MTU %d", r.PathMTU, r.PathMTU)
+		if r.JumboPacket > 0 {
+			f.Remedy += fmt.Sprintf(" (Windows Jumbo Packet %d)", r.JumboPacket)
+		}
 		out = append(out, f)
 	}
 	if expect > 0 && r.PathMTU < expect {
@@ -669,17 +691,33 @@ func mtuText(r *mtuResult, o mtuOptions) string {
 		}
 		return b.String()
 	}
+	b.WriteString(": path MTU ")
 	if r.Incomplete {
-		fmt.Fprintf(&b, ": path MTU at least %d = Windows Jumbo Packet %d; gave up after %d probes (too much loss to confirm the next size up)",
-			r.PathMTU, r.FrameSize, r.Probes)
-	} else {
-		fmt.Fprintf(&b, ": path MTU %d = Windows Jumbo Packet %d (%d with a VLAN tag and FCS)", r.PathMTU, r.FrameSize, pathmtu.TaggedFrameSize(r.PathMTU))
+		b.WriteString("at least ")
+	}
+	fmt.Fprintf(&b, "%d", r.PathMTU)
+	// The jumbo arithmetic where it means something: the Windows setting
+	// for a frame a NIC can be set to, else the Ethernet frame sizes
+	// (1400 is set as the IP MTU, not as a Jumbo Packet), and nothing at
+	// all off Ethernet (loopback).
+	switch {
+	case r.JumboPacket > 0 && r.Incomplete:
+		fmt.Fprintf(&b, " = Windows Jumbo Packet %d", r.JumboPacket)
+	case r.JumboPacket > 0:
+		fmt.Fprintf(&b, " = Windows Jumbo Packet %d (%d with a VLAN tag and FCS)", r.JumboPacket, pathmtu.TaggedFrameSize(r.PathMTU))
+	case r.FrameSize > 0:
+		fmt.Fprintf(&b, " (Ethernet frame %d, %d with a VLAN tag and FCS)", r.FrameSize, pathmtu.TaggedFrameSize(r.PathMTU))
+	}
+	if r.Incomplete {
+		fmt.Fprintf(&b, "; gave up after %d probes (too much loss to confirm the next size up)", r.Probes)
 	}
 	fmt.Fprintf(&b, "; interface %s says %d", r.Interface, r.InterfaceMTU)
 	switch {
 	case r.Incomplete:
 	case r.PathMTU >= r.InterfaceMTU:
 		b.WriteString(": the whole path carries full-size frames")
+	case r.PathMTU >= r.Max && o.max == 0 && r.Max == 65535:
+		b.WriteString(": the largest IPv4 packet (65535) passes")
 	case r.PathMTU >= r.Max:
 		fmt.Fprintf(&b, ": every size tried passes (--max %d)", r.Max)
 	case r.Blackhole:
@@ -690,7 +728,10 @@ func mtuText(r *mtuResult, o mtuOptions) string {
 		fmt.Fprintf(&b, ": this host refuses packets over %d (a route MTU below the interface's)", r.PathMTU)
 	}
 	if o.expect > 0 && r.PathMTU < o.expect {
-		fmt.Fprintf(&b, "; below --expect %d (Jumbo Packet %d)", o.expect, pathmtu.FrameSize(o.expect))
+		fmt.Fprintf(&b, "; below --expect %d", o.expect)
+		if jp, ok := pathmtu.JumboPacket(o.expect); ok {
+			fmt.Fprintf(&b, " (Jumbo Packet %d)", jp)
+		}
 	}
 	fmt.Fprintf(&b, " [%s, %d probes, %s]", r.Method, r.Probes, elapsed(r.ElapsedMS))
 	return b.String()

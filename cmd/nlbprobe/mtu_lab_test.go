@@ -309,6 +309,9 @@ func TestMTULab(t *testing.T) {
 			if r.Reachable && r.FrameSize != r.PathMTU+14 {
 				t.Errorf("frame_size %d, want path_mtu+14", r.FrameSize)
 			}
+			if wantJP := map[bool]int{true: r.PathMTU + 14}[r.PathMTU >= 1500]; r.JumboPacket != wantJP {
+				t.Errorf("jumbo_packet %d, want %d (only 1500 and up has a Windows Jumbo Packet setting)", r.JumboPacket, wantJP)
+			}
 			if code != tt.wantCode {
 				t.Errorf("exit code %d, want %d\nstderr: %s", code, tt.wantCode, stderr)
 			}
@@ -316,8 +319,12 @@ func TestMTULab(t *testing.T) {
 			// The same path in text form: one line, jumbo arithmetic.
 			text, _, _ := runNLBProbe(t, ns, bin, append([]string{"mtu", tt.target}, tt.args...)...)
 			t.Logf("text: %s", text)
-			if tt.want.pathMTU > 0 && !strings.Contains(text, fmt.Sprintf("path MTU %d = Windows Jumbo Packet %d", tt.want.pathMTU, tt.want.pathMTU+14)) {
-				t.Errorf("text output without the jumbo arithmetic:\n%s", text)
+			wantText := fmt.Sprintf("path MTU %d = Windows Jumbo Packet %d", tt.want.pathMTU, tt.want.pathMTU+14)
+			if tt.want.pathMTU < 1500 {
+				wantText = fmt.Sprintf("path MTU %d (Ethernet frame %d,", tt.want.pathMTU, tt.want.pathMTU+14)
+			}
+			if tt.want.pathMTU > 0 && !strings.Contains(text, wantText) {
+				t.Errorf("text output without %q:\n%s", wantText, text)
 			}
 
 			tp := runTracepath(t, ns, tt.target, 4)
@@ -329,6 +336,29 @@ func TestMTULab(t *testing.T) {
 				t.Errorf("tracepath says %d, nlbprobe %d, and the case does not say why", tp.pmtu, r.PathMTU)
 			}
 		})
+	}
+}
+
+// TestMTULoopback sweeps the loopback interface of a namespace: its
+// 65536 MTU carries the largest IPv4 packet, which no Ethernet frame and no
+// Windows "Jumbo Packet" setting matches, so neither is mentioned.
+func TestMTULoopback(t *testing.T) {
+	netlab.RequireRoot(t)
+	bin := buildNLBProbe(t)
+	ns := netlab.New(t).Namespace("lo")
+	text, stderr, code := runNLBProbe(t, ns, bin, "mtu", "127.0.0.1")
+	t.Logf("text: %s", text)
+	want := "127.0.0.1: path MTU 65535; interface lo says 65536: the largest IPv4 packet (65535) passes"
+	if code != exitOK || !strings.Contains(text, want) || strings.Contains(text, "Jumbo") || strings.Contains(text, "frame") {
+		t.Errorf("exit %d, text:\n%s\nwant exit 0 and %q, no Jumbo Packet or frame size\nstderr: %s", code, text, want, stderr)
+	}
+	out, _, _ := runNLBProbe(t, ns, bin, "mtu", "--json", "127.0.0.1")
+	results, _ := decodeResults(t, out)
+	if len(results) != 1 {
+		t.Fatalf("%d results, want 1:\n%s", len(results), out)
+	}
+	if r := results[0]; r.PathMTU != 65535 || r.FrameSize != 0 || r.JumboPacket != 0 {
+		t.Errorf("path_mtu %d frame_size %d jumbo_packet %d, want 65535, 0, 0", r.PathMTU, r.FrameSize, r.JumboPacket)
 	}
 }
 

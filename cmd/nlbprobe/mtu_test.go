@@ -79,11 +79,11 @@ func TestReadTargetsFile(t *testing.T) {
 // TestMTUText checks the line each kind of verdict prints, with the jumbo
 // arithmetic.
 func TestMTUText(t *testing.T) {
-	base := mtuResult{Target: "10.0.2.2", Address: "10.0.2.2", Interface: "eth0", Reachable: true, Probes: 4, ElapsedMS: 1.25}
+	base := mtuResult{Target: "10.0.2.2", Address: "10.0.2.2", Interface: "eth0", Reachable: true, Probes: 4, ElapsedMS: 1.25, ethernet: true}
 	with := func(f func(r *mtuResult)) *mtuResult {
 		r := base
 		f(&r)
-		r.FrameSize = pathmtu.FrameSize(r.PathMTU)
+		r.setFrame()
 		return &r
 	}
 	tests := []struct {
@@ -103,7 +103,18 @@ func TestMTUText(t *testing.T) {
 		{"ICMP-reported limit below --expect", with(func(r *mtuResult) {
 			r.PathMTU, r.InterfaceMTU, r.Max, r.Method, r.ReportedBy, r.ReportedMTU = 1400, 1500, 1500, pathmtu.MethodICMP, "10.0.1.2", 1400
 		}), mtuOptions{expect: 1500},
-			"10.0.2.2: path MTU 1400 = Windows Jumbo Packet 1414 (1422 with a VLAN tag and FCS); interface eth0 says 1500: packets over 1400 are refused with ICMP by 10.0.1.2 (next-hop MTU 1400), so TCP adapts; below --expect 1500 (Jumbo Packet 1514) [icmp, 4 probes, 1.3ms]"},
+			"10.0.2.2: path MTU 1400 (Ethernet frame 1414, 1422 with a VLAN tag and FCS); interface eth0 says 1500: packets over 1400 are refused with ICMP by 10.0.1.2 (next-hop MTU 1400), so TCP adapts; below --expect 1500 (Jumbo Packet 1514) [icmp, 4 probes, 1.3ms]"},
+		// Loopback has no Ethernet frame, and 65549 is no NIC's setting:
+		// no jumbo arithmetic at all.
+		{"loopback", with(func(r *mtuResult) {
+			r.Target, r.Address, r.Interface, r.ethernet = "127.0.0.1", "127.0.0.1", "lo", false
+			r.PathMTU, r.InterfaceMTU, r.Max, r.Method = 65535, 65536, 65535, pathmtu.MethodSearch
+		}), mtuOptions{},
+			"127.0.0.1: path MTU 65535; interface lo says 65536: the largest IPv4 packet (65535) passes [search, 4 probes, 1.3ms]"},
+		{"jumbo path below --expect 9000 with a 1400 black hole", with(func(r *mtuResult) {
+			r.PathMTU, r.InterfaceMTU, r.Max, r.Method, r.Blackhole = 1400, 9000, 9000, pathmtu.MethodSearch, true
+		}), mtuOptions{expect: 9000},
+			"10.0.2.2: path MTU 1400 (Ethernet frame 1414, 1422 with a VLAN tag and FCS); interface eth0 says 9000: packets over 1400 (frames over 1414) are dropped silently: black hole; below --expect 9000 (Jumbo Packet 9014) [search, 4 probes, 1.3ms]"},
 		{"capped by --max", with(func(r *mtuResult) {
 			r.PathMTU, r.InterfaceMTU, r.Max, r.Method = 1500, 9000, 1500, pathmtu.MethodSearch
 		}), mtuOptions{max: 1500},
