@@ -18,8 +18,10 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/pathmtu"
+	"github.com/nlbprobe/nlbprobe/analyze/report"
 	"github.com/nlbprobe/nlbprobe/capture"
 )
 
@@ -140,7 +142,7 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nlbprobe mtu: %v\n", err)
 		return exitUsage
 	}
-	m := &mtuRun{opts: o, prober: prober, stdout: stdout, stderr: stderr, last: map[string]mtuState{}}
+	m := &mtuRun{opts: o, prober: prober, stdout: stdout, stderr: stderr, version: readBuildInfo().Version, last: map[string]mtuState{}}
 	return m.loop(ctx, targets)
 }
 
@@ -239,12 +241,16 @@ func openProber(p *capture.Prober, targets []mtuTarget) error {
 	return nil
 }
 
-// mtuResult is one target's outcome in one sweep: the JSON contract of
-// `nlbprobe mtu --json` (one object per line).
+// mtuResult is one target's outcome in one sweep: a line of `nlbprobe mtu
+// --json`, whose contract is analyze/report/schema/mtu-result.schema.json.
+// Every field is written, also when empty, so that consumers can index it.
 type mtuResult struct {
-	Time   time.Time `json:"time"`
-	Sweep  int       `json:"sweep,omitempty"`
-	Target string    `json:"target"`
+	Type            string    `json:"type"` // "result"
+	SchemaVersion   int       `json:"schema_version"`
+	NLBProbeVersion string    `json:"nlbprobe_version"`
+	Time            time.Time `json:"time"`
+	Sweep           int       `json:"sweep"`
+	Target          string    `json:"target"`
 	// Address is what Target resolved to (the same for an address).
 	Address   string `json:"address"`
 	Reachable bool   `json:"reachable"`
@@ -259,20 +265,20 @@ type mtuResult struct {
 	JumboPacket  int    `json:"jumbo_packet"`
 	Interface    string `json:"interface"`
 	InterfaceMTU int    `json:"interface_mtu"`
-	Gateway      string `json:"gateway,omitempty"`
+	Gateway      string `json:"gateway"`
 	// Max is the largest size tried.
 	Max        int            `json:"max"`
 	Blackhole  bool           `json:"blackhole"`
 	Method     pathmtu.Method `json:"method"`
-	SilentAt   int            `json:"silent_at,omitempty"`
-	ReportedBy string         `json:"reported_by,omitempty"`
+	SilentAt   int            `json:"silent_at"`
+	ReportedBy string         `json:"reported_by"`
 	// ReportedMTU is the next-hop MTU the last ICMP too-big carried.
-	ReportedMTU int     `json:"reported_mtu,omitempty"`
-	Incomplete  bool    `json:"incomplete,omitempty"`
+	ReportedMTU int     `json:"reported_mtu"`
+	Incomplete  bool    `json:"incomplete"`
 	Probes      int     `json:"probes"`
 	ElapsedMS   float64 `json:"elapsed_ms"`
 	// Error says why the target is unreachable or could not be probed.
-	Error string `json:"error,omitempty"`
+	Error string `json:"error"`
 	// TargetError is true when the target could not be probed at all: a
 	// bad address, a name that does not resolve, no route, probes refused
 	// by this host. Reachable is false then too.
@@ -303,6 +309,8 @@ type mtuRun struct {
 	opts           mtuOptions
 	prober         *capture.Prober
 	stdout, stderr io.Writer
+	// version is the build's version, written into every JSON line.
+	version string
 	// worst is the most severe finding of the run so far, when found.
 	worst *finding.Severity
 	last  map[string]mtuState // per target, from the previous sweep
@@ -381,16 +389,14 @@ func (m *mtuRun) sweep(ctx context.Context, targets []mtuTarget, n int) {
 		for next < len(targets) && done[next] {
 			if r := results[next]; r != nil {
 				r.Sweep = n
-				if m.opts.every == 0 {
-					r.Sweep = 0
-				}
 				m.report(r, &sum)
 			}
 			next++
 		}
 	}
 	if m.opts.every > 0 && m.opts.json && ctx.Err() == nil {
-		sum.Sweep, sum.Time, sum.Targets = n, start.UTC(), len(targets)
+		sum.Type, sum.SchemaVersion, sum.NLBProbeVersion = "summary", report.SchemaVersion, m.version
+		sum.Sweep, sum.Time, sum.Targets, sum.ExpectedMTU = n, start.UTC(), len(targets), m.opts.expect
 		sum.ElapsedMS = ms(time.Since(start))
 		m.printJSON(sum)
 	}
@@ -399,25 +405,33 @@ func (m *mtuRun) sweep(ctx context.Context, targets []mtuTarget, n int) {
 	}
 }
 
-// mtuSweepSummary is the per-sweep JSON object of `--every --json`.
+// mtuSweepSummary is the line that ends each sweep of `--every --json`
+// (analyze/report/schema/mtu-summary.schema.json). Its counts are named
+// targets_* so that none can be taken for a result's boolean of the same
+// word (reachable, blackhole, target_error).
 type mtuSweepSummary struct {
-	Sweep         int       `json:"sweep"`
-	Time          time.Time `json:"time"`
-	Targets       int       `json:"targets"`
-	Reachable     int       `json:"reachable"`
-	Unreachable   int       `json:"unreachable"`
-	Failed        int       `json:"failed"`
-	Blackholes    int       `json:"blackholes"`
-	BelowExpected int       `json:"below_expected"`
-	Changed       int       `json:"changed"`
-	ElapsedMS     float64   `json:"elapsed_ms"`
+	Type                 string    `json:"type"` // "summary"
+	SchemaVersion        int       `json:"schema_version"`
+	NLBProbeVersion      string    `json:"nlbprobe_version"`
+	Sweep                int       `json:"sweep"`
+	Time                 time.Time `json:"time"`
+	ElapsedMS            float64   `json:"elapsed_ms"`
+	ExpectedMTU          int       `json:"expected_mtu"`
+	Targets              int       `json:"targets"`
+	TargetsReachable     int       `json:"targets_reachable"`
+	TargetsUnreachable   int       `json:"targets_unreachable"`
+	TargetsTargetError   int       `json:"targets_target_error"`
+	TargetsBlackhole     int       `json:"targets_blackhole"`
+	TargetsBelowExpected int       `json:"targets_below_expected"`
+	TargetsChanged       int       `json:"targets_changed"`
 }
 
 func (s mtuSweepSummary) text(expect int) string {
 	out := fmt.Sprintf("%s: %d reachable, %s, %d unreachable, %d could not be probed",
-		countOf(s.Reachable+s.Unreachable+s.Failed, "target"), s.Reachable, countOf(s.Blackholes, "black hole"), s.Unreachable, s.Failed)
+		countOf(s.TargetsReachable+s.TargetsUnreachable+s.TargetsTargetError, "target"), s.TargetsReachable,
+		countOf(s.TargetsBlackhole, "black hole"), s.TargetsUnreachable, s.TargetsTargetError)
 	if expect > 0 {
-		out += fmt.Sprintf(", %d below --expect %d", s.BelowExpected, expect)
+		out += fmt.Sprintf(", %d below --expect %d", s.TargetsBelowExpected, expect)
 	}
 	return out
 }
@@ -570,25 +584,26 @@ func (m *mtuRun) report(r *mtuResult, sum *mtuSweepSummary) {
 			m.worst = &sev
 		}
 	}
+	r.Type, r.SchemaVersion, r.NLBProbeVersion = "result", report.SchemaVersion, m.version
 	switch {
 	case r.TargetError:
-		sum.Failed++
+		sum.TargetsTargetError++
 	case !r.Reachable:
-		sum.Unreachable++
+		sum.TargetsUnreachable++
 	default:
-		sum.Reachable++
+		sum.TargetsReachable++
 		if r.Blackhole {
-			sum.Blackholes++
+			sum.TargetsBlackhole++
 		}
 		if m.opts.expect > 0 && r.PathMTU < m.opts.expect {
-			sum.BelowExpected++
+			sum.TargetsBelowExpected++
 		}
 	}
 	prev, seen := m.last[r.Target]
 	changed := !seen || prev != r.state()
 	m.last[r.Target] = r.state()
 	if changed && seen {
-		sum.Changed++
+		sum.TargetsChanged++
 	}
 	switch {
 	case m.opts.json:
@@ -632,7 +647,8 @@ func (s mtuState) text() string {
 // exists to say so with its exit code under the default --fail-on error.
 func mtuFindings(r *mtuResult, expect int) []finding.Finding {
 	out := []finding.Finding{} // [] rather than null in JSON
-	base := finding.Finding{Subject: r.Target, Time: r.Time, Evidence: []uint64{}, Count: 1, Severity: finding.Error}
+	base := finding.Finding{Subject: r.Target, Time: r.Time, Evidence: []uint64{}, Count: 1, Severity: finding.Error,
+		IPs: []netip.Addr{}, MACs: []addr.MAC{}}
 	if addr, err := netip.ParseAddr(r.Address); err == nil {
 		base.IPs = []netip.Addr{addr}
 	}

@@ -59,35 +59,36 @@ func runNLBProbe(t *testing.T, ns *netlab.NS, bin string, args ...string) (stdou
 }
 
 // decodeResults reads the --json lines: per-target results and, with
-// --every, the sweep summaries.
+// --every, the sweep summaries, each validated against its schema.
 func decodeResults(t *testing.T, out string) (results []mtuResult, sweeps []mtuSweepSummary) {
 	t.Helper()
+	validateMTUJSON(t, out)
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		var probe map[string]any
-		if err := json.Unmarshal(line, &probe); err != nil {
+		var head struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(line, &head); err != nil {
 			t.Fatalf("not JSON: %q: %v", line, err)
 		}
-		if _, ok := probe["target"]; ok {
+		switch head.Type {
+		case "result":
 			var r mtuResult
 			if err := json.Unmarshal(line, &r); err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []string{"path_mtu", "interface", "interface_mtu", "blackhole", "method", "probes", "elapsed_ms", "time"} {
-				if _, ok := probe[k]; !ok {
-					t.Errorf("result without %q: %s", k, line)
-				}
-			}
 			results = append(results, r)
-			continue
+		case "summary":
+			var s mtuSweepSummary
+			if err := json.Unmarshal(line, &s); err != nil {
+				t.Fatal(err)
+			}
+			sweeps = append(sweeps, s)
+		default:
+			t.Errorf("line of unknown type %q: %s", head.Type, line)
 		}
-		var s mtuSweepSummary
-		if err := json.Unmarshal(line, &s); err != nil {
-			t.Fatal(err)
-		}
-		sweeps = append(sweeps, s)
 	}
 	return results, sweeps
 }
@@ -510,7 +511,8 @@ func TestMTUEvery(t *testing.T) {
 				}
 			}
 			if jsonMode {
-				read(`"sweep":2,"time"`) // two whole sweeps
+				read(`"type":"summary"`) // one whole sweep
+				read(`"type":"summary"`) // and a second
 			} else {
 				read("10.0.2.99")
 				// Let two more sweeps pass unchanged before the change.
@@ -526,10 +528,9 @@ func TestMTUEvery(t *testing.T) {
 				read("path MTU 1300")
 			}
 			if jsonMode {
-				// That sweep's summary, the one line that starts with
-				// "sweep": each result line holds a "sweep" too, and
-				// stopping at the next result lost the summary once.
-				read(`{"sweep":`)
+				// That sweep's summary: stopping at the next result
+				// line lost the summary once.
+				read(`"type":"summary"`)
 			}
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
@@ -546,8 +547,8 @@ func TestMTUEvery(t *testing.T) {
 				results, sweeps := decodeResults(t, strings.Join(out, "\n"))
 				changed := 0
 				for _, s := range sweeps {
-					changed += s.Changed
-					if s.Targets != 2 || s.Reachable != 1 || s.Unreachable != 1 {
+					changed += s.TargetsChanged
+					if s.Targets != 2 || s.TargetsReachable != 1 || s.TargetsUnreachable != 1 {
 						t.Errorf("summary %+v, want 2 targets, 1 reachable, 1 unreachable", s)
 					}
 				}

@@ -45,6 +45,9 @@ func TestMTUUsage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if slices.Contains(tt.args, "--json") {
+				validateMTUJSON(t, stdout.String())
+			}
 			if code != tt.code || !strings.Contains(stdout.String(), tt.stdout) || !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("run %v = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
 					tt.args, code, stdout.String(), stderr.String(), tt.code, tt.stdout, tt.stderr)
@@ -137,11 +140,12 @@ func TestMTUText(t *testing.T) {
 // how --fail-on turns them into the exit code.
 func TestMTUFindingsAndExitCode(t *testing.T) {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	ok := mtuResult{Time: now, Target: "10.0.0.1", Address: "10.0.0.1", Reachable: true, PathMTU: 9000, InterfaceMTU: 9000, Max: 9000}
-	low := mtuResult{Time: now, Target: "10.0.0.2", Address: "10.0.0.2", Reachable: true, PathMTU: 1500, InterfaceMTU: 9000, Max: 9000, Method: pathmtu.MethodICMP}
-	hole := mtuResult{Time: now, Target: "10.0.0.3", Address: "10.0.0.3", Reachable: true, PathMTU: 1500, InterfaceMTU: 9000, Max: 9000, Blackhole: true}
-	dead := mtuResult{Time: now, Target: "10.0.0.4", Address: "10.0.0.4", Error: "no answer"}
-	noName := mtuResult{Time: now, Target: "hv3.example.net", Error: "cannot resolve the name: no such host", TargetError: true, targetFix: "check the name"}
+	ok := mtuResult{Time: now, Sweep: 1, Target: "10.0.0.1", Address: "10.0.0.1", Reachable: true, PathMTU: 9000, InterfaceMTU: 9000, Max: 9000, Method: pathmtu.MethodSearch}
+	low := mtuResult{Time: now, Sweep: 1, Target: "10.0.0.2", Address: "10.0.0.2", Reachable: true, PathMTU: 1500, InterfaceMTU: 9000, Max: 9000, Method: pathmtu.MethodICMP}
+	hole := mtuResult{Time: now, Sweep: 1, Target: "10.0.0.3", Address: "10.0.0.3", Reachable: true, PathMTU: 1500, InterfaceMTU: 9000, Max: 9000, Blackhole: true, Method: pathmtu.MethodSearch}
+	dead := mtuResult{Time: now, Sweep: 1, Target: "10.0.0.4", Address: "10.0.0.4", Error: "no answer", Method: pathmtu.MethodSearch}
+	noName := mtuResult{Time: now, Sweep: 1, Target: "hv3.example.net", Error: "cannot resolve the name: no such host", TargetError: true, Method: pathmtu.MethodNone,
+		targetFix: "check the name"}
 	tests := []struct {
 		name    string
 		results []mtuResult
@@ -165,7 +169,7 @@ func TestMTUFindingsAndExitCode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout bytes.Buffer
 			m := &mtuRun{opts: mtuOptions{expect: tt.expect, failOn: tt.failOn, json: true}, stdout: &stdout, stderr: &stdout,
-				last: map[string]mtuState{}}
+				version: "(devel)", last: map[string]mtuState{}}
 			var kinds []finding.Kind
 			var sum mtuSweepSummary
 			for _, r := range tt.results {
@@ -180,6 +184,7 @@ func TestMTUFindingsAndExitCode(t *testing.T) {
 			if !slices.Equal(kinds, tt.kinds) {
 				t.Errorf("findings %v, want %v", kinds, tt.kinds)
 			}
+			validateMTUJSON(t, stdout.String())
 			if code := m.exitCode(); code != tt.code {
 				t.Errorf("exit code %d, want %d", code, tt.code)
 			}
