@@ -9,8 +9,10 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,14 +38,18 @@ func init() {
 	})
 }
 
-const mtuSynopsis = "mtu TARGET... [--targets-file F] [--max N] [--expect N] [--timeout D] [--retries N] [--concurrency N] [--rate N] [--every D] [--json] [--fail-on SEVERITY]"
+const mtuSynopsis = "mtu TARGET... [--targets-file F] [--max N] [--expect N] [--timeout D] [--retries N] [--concurrency N] [--rate N] [--every D [--metrics-listen ADDR]] [--textfile PATH] [--json] [--fail-on SEVERITY]"
 
 const mtuExample = `  nlbprobe mtu 198.51.100.11 198.51.100.12 --expect 9000
       one sweep; exit 1 if a path is a black hole, carries less than 9000, or a target is unreachable
   nlbprobe mtu --targets-file hyperv-hosts.txt --concurrency 16 --json
       one JSON object per target per line, for scripts
   nlbprobe mtu --targets-file hosts.txt --every 10m --expect 9000
-      sweep every 10 minutes until stopped; print a line only when a path changes`
+      sweep every 10 minutes until stopped; print a line only when a path changes
+  nlbprobe mtu --targets-file hosts.txt --every 10m --expect 9000 --metrics-listen :9717
+      the same, with Prometheus metrics at http://HOST:9717/metrics
+  nlbprobe mtu --targets-file hosts.txt --expect 9000 --textfile /var/lib/prometheus/node-exporter/nlbprobe-mtu.prom
+      one sweep (from cron), its metrics written for node_exporter's textfile collector`
 
 // mtuOptions are the parsed flags of `nlbprobe mtu`.
 type mtuOptions struct {
@@ -56,6 +62,10 @@ type mtuOptions struct {
 	every       time.Duration
 	json        bool
 	failOn      finding.Severity
+	// metricsListen and textfile say where the sweeps' Prometheus
+	// metrics go: served over HTTP (with --every), written to a file.
+	metricsListen string
+	textfile      string
 }
 
 // mtuTarget is one target as the user named it. addr is set for an
@@ -86,6 +96,8 @@ func mtuFlagSet(stderr io.Writer, f *mtuFlags) *pflag.FlagSet {
 	fs.IntVar(&o.concurrency, "concurrency", 8, "targets probed at once (one probe in flight per target)")
 	fs.Float64Var(&o.rate, "rate", capture.DefaultRate, "most probes per second over all targets")
 	fs.DurationVar(&o.every, "every", 0, "sweep again every `D` (e.g. 10m) until stopped; print only changes")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "", "with --every, serve Prometheus metrics of the last sweep at http://`ADDR`/metrics (e.g. :9717)")
+	fs.StringVar(&o.textfile, "textfile", "", "after each sweep, write its Prometheus metrics to `PATH` for node_exporter's textfile collector (atomically: a temporary file in the same directory, renamed)")
 	fs.BoolVar(&o.json, "json", false, "one JSON object per target per sweep, one per line (and a summary per sweep with --every)")
 	fs.StringVar(failOn, "fail-on", "error", "exit 1 when a finding at or above this severity occurred (info, warning, error)")
 	return fs
@@ -122,6 +134,13 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usage("--rate must be positive")
 	case o.every < 0:
 		return usage("--every must not be negative")
+	case o.metricsListen != "" && o.every == 0:
+		return usage("--metrics-listen needs --every: a single sweep ends before a scrape (use --textfile for one-shot sweeps)")
+	}
+	if o.textfile != "" {
+		if err := checkTextfileDir(o.textfile); err != nil {
+			return usage("--textfile: %v", err)
+		}
 	}
 	names := fs.Args()
 	if targetsFile != "" {
@@ -142,8 +161,35 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nlbprobe mtu: %v\n", err)
 		return exitUsage
 	}
-	m := &mtuRun{opts: o, prober: prober, stdout: stdout, stderr: stderr, version: readBuildInfo().Version, last: map[string]mtuState{}}
+	build := readBuildInfo()
+	m := &mtuRun{opts: o, prober: prober, stdout: stdout, stderr: stderr, version: build.Version, last: map[string]mtuState{}}
+	if o.metricsListen != "" || o.textfile != "" {
+		m.metrics = newMTUMetrics(build, o.expect)
+	}
+	if o.metricsListen != "" {
+		ln, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			fmt.Fprintf(stderr, "nlbprobe mtu: --metrics-listen %s: %v\n", o.metricsListen, err)
+			return exitUsage
+		}
+		srv := &http.Server{Handler: m.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		fmt.Fprintf(stderr, "nlbprobe mtu: Prometheus metrics at http://%s/metrics\n", ln.Addr())
+	}
 	return m.loop(ctx, targets)
+}
+
+// checkTextfileDir makes sure the --textfile's directory takes the
+// temporary file a write starts with, so that a wrong path is a usage
+// error at once rather than a failed write after the first sweep.
+func checkTextfileDir(path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // readTargetsFile reads one or more targets per line; # starts a comment.
@@ -311,6 +357,8 @@ type mtuRun struct {
 	stdout, stderr io.Writer
 	// version is the build's version, written into every JSON line.
 	version string
+	// metrics, when set, gets each complete sweep's results.
+	metrics *mtuMetrics
 	// worst is the most severe finding of the run so far, when found.
 	worst *finding.Severity
 	last  map[string]mtuState // per target, from the previous sweep
@@ -382,6 +430,7 @@ func (m *mtuRun) sweep(ctx context.Context, targets []mtuTarget, n int) {
 	go func() { wg.Wait(); close(ready) }()
 
 	var sum mtuSweepSummary
+	var reported []*mtuResult
 	done := make([]bool, len(targets))
 	next := 0
 	for i := range ready {
@@ -390,8 +439,17 @@ func (m *mtuRun) sweep(ctx context.Context, targets []mtuTarget, n int) {
 			if r := results[next]; r != nil {
 				r.Sweep = n
 				m.report(r, &sum)
+				reported = append(reported, r)
 			}
 			next++
+		}
+	}
+	if m.metrics != nil && ctx.Err() == nil && len(reported) == len(targets) {
+		m.metrics.publish(reported, time.Now(), time.Since(start))
+		if m.opts.textfile != "" {
+			if err := writeTextfile(m.opts.textfile, m.metrics.reg); err != nil {
+				fmt.Fprintf(m.stderr, "nlbprobe mtu: %v\n", err)
+			}
 		}
 	}
 	if m.opts.every > 0 && m.opts.json && ctx.Err() == nil {

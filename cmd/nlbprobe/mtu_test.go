@@ -40,6 +40,9 @@ func TestMTUUsage(t *testing.T) {
 		{"bad --fail-on", []string{"mtu", "--fail-on", "fatal", "--targets-file", good}, exitUsage, "", "unknown severity"},
 		{"zero concurrency", []string{"mtu", "--concurrency", "0", "10.0.0.1"}, exitUsage, "", "--concurrency"},
 		{"tiny --max", []string{"mtu", "--max", "60", "10.0.0.1"}, exitUsage, "", "--max 60"},
+		{"--metrics-listen without --every", []string{"mtu", "--metrics-listen", ":0", "10.0.0.1"}, exitUsage, "", "--metrics-listen needs --every"},
+		{"--textfile in a missing directory", []string{"mtu", "--textfile", filepath.Join(dir, "missing", "x.prom"), "10.0.0.1"}, exitUsage, "", "--textfile"},
+		{"help lists --textfile", []string{"help", "mtu"}, exitOK, "--textfile", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
