@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,9 +27,12 @@ const readmeBinary = "/usr/local/bin/nlbprobe"
 // the cron command (the part after the schedule and user fields) and the
 // systemd unit's ExecStart with what the unit grants it.
 type readmeSchedule struct {
-	targets   []string // the lines of the targets file
-	cron      string   // what cron hands to /bin/sh -c
-	execStart []string // the unit's ExecStart, split as systemd does (no quoting in it)
+	targets []string // the lines of the targets file
+	cron    string   // what cron hands to /bin/sh -c
+	// textfileCron is the cron line that writes the metrics for
+	// node_exporter, and textfile the file it names (under /var/lib).
+	textfileCron, textfile string
+	execStart              []string // the unit's ExecStart, split as systemd does (no quoting in it)
 	// dynamicUser and caps are the unit's DynamicUser= and
 	// AmbientCapabilities=, which the test reproduces with setpriv.
 	dynamicUser bool
@@ -50,6 +54,20 @@ func loadReadmeSchedule(t *testing.T) readmeSchedule {
 		t.Fatalf("README task-mtu-cron: %q is not an /etc/crontab line run as root", cron[0])
 	}
 	s.cron = m[2]
+	tf := readmeExample(t, "mtu-textfile")
+	if len(tf) != 1 {
+		t.Fatalf("README mtu-textfile: want one crontab line, got %q", tf)
+	}
+	if m = cronLine.FindStringSubmatch(tf[0]); m == nil || m[1] != "root" {
+		t.Fatalf("README mtu-textfile: %q is not an /etc/crontab line run as root", tf[0])
+	}
+	s.textfileCron = m[2]
+	if f := strings.Fields(s.textfileCron); slices.Index(f, "--textfile") >= 0 && slices.Index(f, "--textfile")+1 < len(f) {
+		s.textfile = f[slices.Index(f, "--textfile")+1]
+	}
+	if !strings.HasPrefix(s.textfile, "/var/lib/") || !strings.Contains(s.textfileCron, readmeBinary) {
+		t.Fatalf("README mtu-textfile: %q does not run %s --textfile /var/lib/...", s.textfileCron, readmeBinary)
+	}
 	for _, line := range readmeExample(t, "mtu-systemd") {
 		key, value, _ := strings.Cut(line, "=")
 		switch key {
@@ -96,15 +114,16 @@ func newScheduleLab(t *testing.T, hv1 netip.Addr, probeMTU, routerHostMTU, hostM
 	return l
 }
 
-// scheduleRoot is a file tree that stands in for the probe host's /etc
-// and /var/log while a README line runs: /etc/nlbprobe/mtu-targets holds
+// scheduleRoot is a file tree that stands in for the probe host's /etc,
+// /var/log and /var/lib while a README line runs: /etc/nlbprobe/mtu-targets holds
 // the case's targets, /etc/hosts and /etc/resolv.conf know no host names
 // and point at a DNS server that is not there (so a name fails to resolve
-// at once, whatever the machine's own DNS does), and /var/log is a
-// directory the test reads back. Everything else in /etc is the real one,
+// at once, whatever the machine's own DNS does), and /var/log and /var/lib
+// (with node_exporter's textfile directory) are directories the test reads
+// back. Everything else in /etc is the real one,
 // through symlinks, so /bin/sh and setpriv find their libraries. It is
 // mounted only inside the mount namespace `ip netns exec` creates: the
-// machine's own /etc and /var/log are never touched.
+// machine's own /etc and /var are never touched.
 type scheduleRoot struct {
 	dir string
 }
@@ -120,7 +139,8 @@ func newScheduleRoot(t *testing.T, targets []string) scheduleRoot {
 		}
 	}
 	etc := filepath.Join(dir, "etc")
-	for _, d := range []string{filepath.Join(dir, "origetc"), filepath.Join(etc, "nlbprobe"), filepath.Join(dir, "log"), filepath.Join(dir, "bin")} {
+	for _, d := range []string{filepath.Join(dir, "origetc"), filepath.Join(etc, "nlbprobe"), filepath.Join(dir, "log"), filepath.Join(dir, "bin"),
+		filepath.Join(dir, "lib", "prometheus", "node-exporter")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -157,9 +177,10 @@ func newScheduleRoot(t *testing.T, targets []string) scheduleRoot {
 	return scheduleRoot{dir: dir}
 }
 
-// command runs argv in ns with the root's /etc and /var/log mounted.
+// command runs argv in ns with the root's /etc, /var/log and /var/lib
+// mounted.
 func (r scheduleRoot) command(ctx context.Context, ns *netlab.NS, env []string, argv ...string) *exec.Cmd {
-	mount := `mount --bind /etc "$0/origetc" && mount --bind "$0/etc" /etc && mount --bind "$0/log" /var/log && exec "$@"`
+	mount := `mount --bind /etc "$0/origetc" && mount --bind "$0/etc" /etc && mount --bind "$0/log" /var/log && mount --bind "$0/lib" /var/lib && exec "$@"`
 	cmd := ns.Command(ctx, "sh", append([]string{"-c", mount, r.dir}, argv...)...)
 	cmd.Env = env
 	return cmd
@@ -213,6 +234,8 @@ func TestMTUScheduleREADME(t *testing.T) {
 		targets []string
 		code    int
 		want    []want
+		// metrics are series the textfile line must write.
+		metrics map[string]float64
 	}{
 		{
 			name:    "jumbo path meets --expect 9000",
@@ -220,6 +243,11 @@ func TestMTUScheduleREADME(t *testing.T) {
 			targets: s.targets[:1],
 			code:    exitOK,
 			want:    []want{{s.targets[0], nil}},
+			metrics: map[string]float64{
+				`nlbprobe_path_mtu_bytes{address="` + hv1.String() + `",target="` + hv1.String() + `"}`: 9000,
+				`nlbprobe_path_mtu_expected_bytes`: 9000,
+				`nlbprobe_path_mtu_sweeps_total`:   1,
+			},
 		},
 		{
 			name:    "plain 1500 path below --expect 9000",
@@ -260,6 +288,13 @@ func TestMTUScheduleREADME(t *testing.T) {
 			code:    exitFindings,
 			want: []want{{s.targets[0], nil}, {s.targets[1], []finding.Kind{finding.PathMTUUnreachable}},
 				{name, []finding.Kind{finding.PathMTUTargetError}}},
+			metrics: map[string]float64{
+				`nlbprobe_path_mtu_reachable{target="` + hv1.String() + `"}`:    1,
+				`nlbprobe_path_mtu_reachable{target="` + hv2.String() + `"}`:    0,
+				`nlbprobe_path_mtu_target_error{target="` + hv2.String() + `"}`: 0,
+				`nlbprobe_path_mtu_target_error{target="` + name + `"}`:         1,
+				`nlbprobe_path_mtu_reachable{target="` + name + `"}`:            0,
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -309,6 +344,32 @@ func TestMTUScheduleREADME(t *testing.T) {
 				}
 				check(t, root.read(t, "log/nlbprobe-mtu.jsonl"))
 			})
+
+			if tt.metrics != nil {
+				t.Run("textfile", func(t *testing.T) {
+					root := newScheduleRoot(t, tt.targets)
+					line := strings.ReplaceAll(s.textfileCron, readmeBinary, bin)
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+					defer cancel()
+					env := []string{"PATH=/usr/bin:/bin", "SHELL=/bin/sh", "HOME=/root", "LOGNAME=root"}
+					out, err := root.command(ctx, l.probe, env, "/bin/sh", "-c", line).CombinedOutput()
+					var exit *exec.ExitError
+					if err != nil && !errors.As(err, &exit) {
+						t.Fatalf("textfile line: %v\n%s", err, out)
+					}
+					if len(out) > 0 {
+						t.Errorf("the line printed (cron would mail it): %s", out)
+					}
+					page := root.read(t, filepath.Join("lib", strings.TrimPrefix(s.textfile, "/var/lib/")))
+					got := parseMetrics(t, page)
+					for series, want := range tt.metrics {
+						if v, ok := got[series]; !ok || v != want {
+							t.Errorf("%s = %v (present %v), want %v\n%s", series, v, ok, want, page)
+						}
+					}
+					promtoolCheckMetrics(t, page)
+				})
+			}
 
 			t.Run("systemd", func(t *testing.T) {
 				root := newScheduleRoot(t, tt.targets)
