@@ -10,6 +10,11 @@ type Route struct {
 	Index     int
 	// InterfaceMTU is the interface's IP MTU (what `ip link` shows).
 	InterfaceMTU int
+	// Ethernet is true when the interface frames packets in Ethernet
+	// (link/ether: NICs, bonds, VLANs, bridges, veths), false for
+	// loopback, tunnels and other links where frame sizes and NIC jumbo
+	// settings mean nothing.
+	Ethernet bool
 	// RouteMTU is the route's MTU metric (`ip route ... mtu N`, or a cached
 	// path MTU), 0 when none is set.
 	RouteMTU int

@@ -30,6 +30,7 @@ func RouteTo(dst netip.Addr) (Route, error) {
 		Interface:    link.Attrs().Name,
 		Index:        r.LinkIndex,
 		InterfaceMTU: link.Attrs().MTU,
+		Ethernet:     link.Attrs().EncapType == "ether",
 		RouteMTU:     r.MTU,
 	}
 	if gw, ok := netip.AddrFromSlice(r.Gw); ok {

@@ -83,6 +83,10 @@ const (
 	PathMTUBlackhole      Kind = "path-mtu-blackhole"
 	PathMTUBelowExpected  Kind = "path-mtu-below-expected"
 	PathMTUUnreachable    Kind = "path-mtu-unreachable"
+	// PathMTUTargetError: a target that could not be probed at all (a name
+	// that does not resolve, no route, probes refused by this host), as
+	// opposed to one that was probed and did not answer.
+	PathMTUTargetError Kind = "path-mtu-target-error"
 )
 
 // Finding is one thing nlbprobe found, with the frames that show it.

@@ -21,3 +21,22 @@ func FrameSize(mtu int) int { return mtu + EthernetHeader }
 // largest frame a switch port must accept for an IP MTU of mtu on a trunk
 // (1522 for 1500, 9022 for 9000).
 func TaggedFrameSize(mtu int) int { return mtu + EthernetHeader + VLANTag + FCS }
+
+// The range of the Windows "Jumbo Packet" NIC setting (the standardized
+// *JumboPacket keyword), which counts the Ethernet header: 1514 is its
+// minimum and default (jumbo frames off, IP MTU 1500); its maximum is up
+// to the NIC vendor, 16128 the largest drivers offer (Intel's), so a
+// larger frame is no Ethernet NIC setting (loopback's 65536 MTU is not).
+const (
+	MinJumboPacket = 1514
+	MaxJumboPacket = 16128
+)
+
+// JumboPacket returns the Windows "Jumbo Packet" setting whose NIC sends IP
+// packets of up to mtu bytes over Ethernet (9000 -> 9014), and false when
+// no setting does: an MTU below Ethernet's 1500 (set on Windows as the IP
+// MTU, not with this setting) or beyond any NIC's jumbo frames.
+func JumboPacket(mtu int) (int, bool) {
+	f := FrameSize(mtu)
+	return f, f >= MinJumboPacket && f <= MaxJumboPacket
+}

@@ -121,6 +121,10 @@ const (
 	MethodSearch Method = "search"
 	// MethodLocal: the sending host itself refused the next size.
 	MethodLocal Method = "local"
+	// MethodNone: no search ran, because the target could not be probed
+	// at all (its name did not resolve, no route). Set by the caller; a
+	// Search never concludes it.
+	MethodNone Method = "none"
 )
 
 // Result is what a Search concluded, or has so far.

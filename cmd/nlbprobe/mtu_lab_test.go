@@ -59,35 +59,36 @@ func runNLBProbe(t *testing.T, ns *netlab.NS, bin string, args ...string) (stdou
 }
 
 // decodeResults reads the --json lines: per-target results and, with
-// --every, the sweep summaries.
+// --every, the sweep summaries, each validated against its schema.
 func decodeResults(t *testing.T, out string) (results []mtuResult, sweeps []mtuSweepSummary) {
 	t.Helper()
+	validateMTUJSON(t, out)
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		var probe map[string]any
-		if err := json.Unmarshal(line, &probe); err != nil {
+		var head struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(line, &head); err != nil {
 			t.Fatalf("not JSON: %q: %v", line, err)
 		}
-		if _, ok := probe["target"]; ok {
+		switch head.Type {
+		case "result":
 			var r mtuResult
 			if err := json.Unmarshal(line, &r); err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []string{"path_mtu", "interface", "interface_mtu", "blackhole", "method", "probes", "elapsed_ms", "time"} {
-				if _, ok := probe[k]; !ok {
-					t.Errorf("result without %q: %s", k, line)
-				}
-			}
 			results = append(results, r)
-			continue
+		case "summary":
+			var s mtuSweepSummary
+			if err := json.Unmarshal(line, &s); err != nil {
+				t.Fatal(err)
+			}
+			sweeps = append(sweeps, s)
+		default:
+			t.Errorf("line of unknown type %q: %s", head.Type, line)
 		}
-		var s mtuSweepSummary
-		if err := json.Unmarshal(line, &s); err != nil {
-			t.Fatal(err)
-		}
-		sweeps = append(sweeps, s)
 	}
 	return results, sweeps
 }
@@ -194,10 +195,11 @@ func TestMTULab(t *testing.T) {
 			name:   "router with a 1400 link that sends ICMP",
 			lab:    func(t *testing.T) *netlab.NS { return newRoutedLab(t, 1500, 1400, 1400).client },
 			target: "10.0.2.2",
-			// 1400 is below the expected 1500: a warning, which does
-			// not fail the default --fail-on error.
+			// 1400 is below the expected 1500: an error, which fails
+			// the default --fail-on error.
 			args:      []string{"--expect", "1500"},
 			want:      want{pathMTU: 1400, ifMTU: 1500, method: "icmp", findings: []finding.Kind{finding.PathMTUBelowExpected}},
+			wantCode:  exitFindings,
 			tracepath: tracepathResult{pmtu: 1400, reached: true},
 		},
 		{
@@ -248,6 +250,7 @@ func TestMTULab(t *testing.T) {
 			lab:       func(t *testing.T) *netlab.NS { return newRoutedLab(t, 1500, 1500, 1500).client },
 			target:    "10.0.2.99",
 			want:      want{ifMTU: 1500, method: "search", findings: []finding.Kind{finding.PathMTUUnreachable}},
+			wantCode:  exitFindings,
 			tracepath: tracepathResult{pmtu: 1500, reached: false},
 			why:       "tracepath walks hop by hop and stops at its hop limit; nlbprobe only asks whether the target answers",
 		},
@@ -262,9 +265,10 @@ func TestMTULab(t *testing.T) {
 				return l.client
 			},
 			target: "10.0.2.2",
-			// sendto fails with EPERM: the target is unreachable from
+			// sendto fails with EPERM: the target cannot be probed from
 			// here, reported, not a crash or a missing line.
-			want:      want{ifMTU: 1500, method: "search", findings: []finding.Kind{finding.PathMTUUnreachable}},
+			want:      want{ifMTU: 1500, method: "none", findings: []finding.Kind{finding.PathMTUTargetError}},
+			wantCode:  exitFindings,
 			tracepath: tracepathResult{pmtu: 1500, reached: true},
 			why:       "tracepath probes with UDP, which the firewall lets through; nlbprobe needs ICMP echo",
 		},
@@ -306,6 +310,9 @@ func TestMTULab(t *testing.T) {
 			if r.Reachable && r.FrameSize != r.PathMTU+14 {
 				t.Errorf("frame_size %d, want path_mtu+14", r.FrameSize)
 			}
+			if wantJP := map[bool]int{true: r.PathMTU + 14}[r.PathMTU >= 1500]; r.JumboPacket != wantJP {
+				t.Errorf("jumbo_packet %d, want %d (only 1500 and up has a Windows Jumbo Packet setting)", r.JumboPacket, wantJP)
+			}
 			if code != tt.wantCode {
 				t.Errorf("exit code %d, want %d\nstderr: %s", code, tt.wantCode, stderr)
 			}
@@ -313,8 +320,12 @@ func TestMTULab(t *testing.T) {
 			// The same path in text form: one line, jumbo arithmetic.
 			text, _, _ := runNLBProbe(t, ns, bin, append([]string{"mtu", tt.target}, tt.args...)...)
 			t.Logf("text: %s", text)
-			if tt.want.pathMTU > 0 && !strings.Contains(text, fmt.Sprintf("path MTU %d = Windows Jumbo Packet %d", tt.want.pathMTU, tt.want.pathMTU+14)) {
-				t.Errorf("text output without the jumbo arithmetic:\n%s", text)
+			wantText := fmt.Sprintf("path MTU %d = Windows Jumbo Packet %d", tt.want.pathMTU, tt.want.pathMTU+14)
+			if tt.want.pathMTU < 1500 {
+				wantText = fmt.Sprintf("path MTU %d (Ethernet frame %d,", tt.want.pathMTU, tt.want.pathMTU+14)
+			}
+			if tt.want.pathMTU > 0 && !strings.Contains(text, wantText) {
+				t.Errorf("text output without %q:\n%s", wantText, text)
 			}
 
 			tp := runTracepath(t, ns, tt.target, 4)
@@ -326,6 +337,29 @@ func TestMTULab(t *testing.T) {
 				t.Errorf("tracepath says %d, nlbprobe %d, and the case does not say why", tp.pmtu, r.PathMTU)
 			}
 		})
+	}
+}
+
+// TestMTULoopback sweeps the loopback interface of a namespace: its
+// 65536 MTU carries the largest IPv4 packet, which no Ethernet frame and no
+// Windows "Jumbo Packet" setting matches, so neither is mentioned.
+func TestMTULoopback(t *testing.T) {
+	netlab.RequireRoot(t)
+	bin := buildNLBProbe(t)
+	ns := netlab.New(t).Namespace("lo")
+	text, stderr, code := runNLBProbe(t, ns, bin, "mtu", "127.0.0.1")
+	t.Logf("text: %s", text)
+	want := "127.0.0.1: path MTU 65535; interface lo says 65536: the largest IPv4 packet (65535) passes"
+	if code != exitOK || !strings.Contains(text, want) || strings.Contains(text, "Jumbo") || strings.Contains(text, "frame") {
+		t.Errorf("exit %d, text:\n%s\nwant exit 0 and %q, no Jumbo Packet or frame size\nstderr: %s", code, text, want, stderr)
+	}
+	out, _, _ := runNLBProbe(t, ns, bin, "mtu", "--json", "127.0.0.1")
+	results, _ := decodeResults(t, out)
+	if len(results) != 1 {
+		t.Fatalf("%d results, want 1:\n%s", len(results), out)
+	}
+	if r := results[0]; r.PathMTU != 65535 || r.FrameSize != 0 || r.JumboPacket != 0 {
+		t.Errorf("path_mtu %d frame_size %d jumbo_packet %d, want 65535, 0, 0", r.PathMTU, r.FrameSize, r.JumboPacket)
 	}
 }
 
@@ -477,7 +511,8 @@ func TestMTUEvery(t *testing.T) {
 				}
 			}
 			if jsonMode {
-				read(`"sweep":2,"time"`) // two whole sweeps
+				read(`"type":"summary"`) // one whole sweep
+				read(`"type":"summary"`) // and a second
 			} else {
 				read("10.0.2.99")
 				// Let two more sweeps pass unchanged before the change.
@@ -493,10 +528,9 @@ func TestMTUEvery(t *testing.T) {
 				read("path MTU 1300")
 			}
 			if jsonMode {
-				// That sweep's summary, the one line that starts with
-				// "sweep": each result line holds a "sweep" too, and
-				// stopping at the next result lost the summary once.
-				read(`{"sweep":`)
+				// That sweep's summary: stopping at the next result
+				// line lost the summary once.
+				read(`"type":"summary"`)
 			}
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
@@ -506,15 +540,15 @@ func TestMTUEvery(t *testing.T) {
 			}
 			err = cmd.Wait()
 			t.Logf("output:\n%s", strings.Join(out, "\n"))
-			if err != nil {
-				t.Errorf("exit: %v, want 0 (an unreachable target is a warning)\n%s", err, stderr.String())
+			if code := cmd.ProcessState.ExitCode(); code != exitFindings {
+				t.Errorf("exit: %v, want 1 (an unreachable target is an error)\n%s", err, stderr.String())
 			}
 			if jsonMode {
 				results, sweeps := decodeResults(t, strings.Join(out, "\n"))
 				changed := 0
 				for _, s := range sweeps {
-					changed += s.Changed
-					if s.Targets != 2 || s.Reachable != 1 || s.Unreachable != 1 {
+					changed += s.TargetsChanged
+					if s.Targets != 2 || s.TargetsReachable != 1 || s.TargetsUnreachable != 1 {
 						t.Errorf("summary %+v, want 2 targets, 1 reachable, 1 unreachable", s)
 					}
 				}

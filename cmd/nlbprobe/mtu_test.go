@@ -31,18 +31,26 @@ func TestMTUUsage(t *testing.T) {
 		{"help", []string{"mtu", "--help"}, exitOK, "Usage: nlbprobe mtu TARGET...", ""},
 		{"help lists --every", []string{"help", "mtu"}, exitOK, "--every", ""},
 		{"no target", []string{"mtu"}, exitUsage, "", "no target"},
-		{"bad address", []string{"mtu", "10.0.0.300"}, exitUsage, "", `bad target "10.0.0.300"`},
-		{"bad IPv6 address", []string{"mtu", "fd00::zz"}, exitUsage, "", `bad target "fd00::zz"`},
+		// A bad target is that target's result, not a usage error: one typo
+		// in a targets file must not stop the other targets being measured.
+		{"bad address", []string{"mtu", "10.0.0.300"}, exitFindings, `10.0.0.300: could not be probed: bad target "10.0.0.300": not an IP address`, ""},
+		{"bad IPv6 address", []string{"mtu", "--json", "fd00::zz"}, exitFindings, `"kind":"path-mtu-target-error","severity":"error"`, ""},
 		{"unreadable targets file", []string{"mtu", "--targets-file", filepath.Join(dir, "missing")}, exitUsage, "", "targets file"},
 		{"unknown flag", []string{"mtu", "--bogus", "10.0.0.1"}, exitUsage, "", "unknown flag"},
 		{"bad --fail-on", []string{"mtu", "--fail-on", "fatal", "--targets-file", good}, exitUsage, "", "unknown severity"},
 		{"zero concurrency", []string{"mtu", "--concurrency", "0", "10.0.0.1"}, exitUsage, "", "--concurrency"},
 		{"tiny --max", []string{"mtu", "--max", "60", "10.0.0.1"}, exitUsage, "", "--max 60"},
+		{"--metrics-listen without --every", []string{"mtu", "--metrics-listen", ":0", "10.0.0.1"}, exitUsage, "", "--metrics-listen needs --every"},
+		{"--textfile in a missing directory", []string{"mtu", "--textfile", filepath.Join(dir, "missing", "x.prom"), "10.0.0.1"}, exitUsage, "", "--textfile"},
+		{"help lists --textfile", []string{"help", "mtu"}, exitOK, "--textfile", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if slices.Contains(tt.args, "--json") {
+				validateMTUJSON(t, stdout.String())
+			}
 			if code != tt.code || !strings.Contains(stdout.String(), tt.stdout) || !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("run %v = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
 					tt.args, code, stdout.String(), stderr.String(), tt.code, tt.stdout, tt.stderr)
@@ -64,10 +72,7 @@ func TestReadTargetsFile(t *testing.T) {
 	if want := []string{"10.0.0.1", "10.0.0.2", "fd00::1", "10.0.0.1"}; !slices.Equal(names, want) {
 		t.Errorf("names %q, want %q", names, want)
 	}
-	targets, err := resolveTargets(context.Background(), names)
-	if err != nil {
-		t.Fatal(err)
-	}
+	targets := parseTargets(names)
 	var got []string
 	for _, tg := range targets {
 		got = append(got, tg.addr.String())
@@ -80,11 +85,11 @@ func TestReadTargetsFile(t *testing.T) {
 // TestMTUText checks the line each kind of verdict prints, with the jumbo
 // arithmetic.
 func TestMTUText(t *testing.T) {
-	base := mtuResult{Target: "10.0.2.2", Address: "10.0.2.2", Interface: "eth0", Reachable: true, Probes: 4, ElapsedMS: 1.25}
+	base := mtuResult{Target: "10.0.2.2", Address: "10.0.2.2", Interface: "eth0", Reachable: true, Probes: 4, ElapsedMS: 1.25, ethernet: true}
 	with := func(f func(r *mtuResult)) *mtuResult {
 		r := base
 		f(&r)
-		r.FrameSize = pathmtu.FrameSize(r.PathMTU)
+		r.setFrame()
 		return &r
 	}
 	tests := []struct {
@@ -104,13 +109,26 @@ func TestMTUText(t *testing.T) {
 		{"ICMP-reported limit below --expect", with(func(r *mtuResult) {
 			r.PathMTU, r.InterfaceMTU, r.Max, r.Method, r.ReportedBy, r.ReportedMTU = 1400, 1500, 1500, pathmtu.MethodICMP, "10.0.1.2", 1400
 		}), mtuOptions{expect: 1500},
-			"10.0.2.2: path MTU 1400 = Windows Jumbo Packet 1414 (1422 with a VLAN tag and FCS); interface eth0 says 1500: packets over 1400 are refused with ICMP by 10.0.1.2 (next-hop MTU 1400), so TCP adapts; below --expect 1500 (Jumbo Packet 1514) [icmp, 4 probes, 1.3ms]"},
+			"10.0.2.2: path MTU 1400 (Ethernet frame 1414, 1422 with a VLAN tag and FCS); interface eth0 says 1500: packets over 1400 are refused with ICMP by 10.0.1.2 (next-hop MTU 1400), so TCP adapts; below --expect 1500 (Jumbo Packet 1514) [icmp, 4 probes, 1.3ms]"},
+		// Loopback has no Ethernet frame, and 65549 is no NIC's setting:
+		// no jumbo arithmetic at all.
+		{"loopback", with(func(r *mtuResult) {
+			r.Target, r.Address, r.Interface, r.ethernet = "127.0.0.1", "127.0.0.1", "lo", false
+			r.PathMTU, r.InterfaceMTU, r.Max, r.Method = 65535, 65536, 65535, pathmtu.MethodSearch
+		}), mtuOptions{},
+			"127.0.0.1: path MTU 65535; interface lo says 65536: the largest IPv4 packet (65535) passes [search, 4 probes, 1.3ms]"},
+		{"jumbo path below --expect 9000 with a 1400 black hole", with(func(r *mtuResult) {
+			r.PathMTU, r.InterfaceMTU, r.Max, r.Method, r.Blackhole = 1400, 9000, 9000, pathmtu.MethodSearch, true
+		}), mtuOptions{expect: 9000},
+			"10.0.2.2: path MTU 1400 (Ethernet frame 1414, 1422 with a VLAN tag and FCS); interface eth0 says 9000: packets over 1400 (frames over 1414) are dropped silently: black hole; below --expect 9000 (Jumbo Packet 9014) [search, 4 probes, 1.3ms]"},
 		{"capped by --max", with(func(r *mtuResult) {
 			r.PathMTU, r.InterfaceMTU, r.Max, r.Method = 1500, 9000, 1500, pathmtu.MethodSearch
 		}), mtuOptions{max: 1500},
 			"10.0.2.2: path MTU 1500 = Windows Jumbo Packet 1514 (1522 with a VLAN tag and FCS); interface eth0 says 9000: every size tried passes (--max 1500) [search, 4 probes, 1.3ms]"},
-		{"host name, no route", &mtuResult{Target: "hv1", Address: "192.0.2.1", Error: "no route: network is unreachable"}, mtuOptions{},
-			"hv1 (192.0.2.1): unreachable: no route: network is unreachable"},
+		{"host name, no route", &mtuResult{Target: "hv1", Address: "192.0.2.1", Error: "no route: network is unreachable", TargetError: true}, mtuOptions{},
+			"hv1 (192.0.2.1): could not be probed: no route: network is unreachable"},
+		{"dead host", &mtuResult{Target: "192.0.2.9", Address: "192.0.2.9", Interface: "eth0", Probes: 3, ElapsedMS: 3000, Error: "no answer to 576-byte echo requests (3 probes)"}, mtuOptions{},
+			"192.0.2.9: unreachable: no answer to 576-byte echo requests (3 probes) [via eth0, 3 probes, 3s]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,10 +143,12 @@ func TestMTUText(t *testing.T) {
 // how --fail-on turns them into the exit code.
 func TestMTUFindingsAndExitCode(t *testing.T) {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	ok := mtuResult{Time: now, Target: "10.0.0.1", Address: "10.0.0.1", Reachable: true, PathMTU: 9000, InterfaceMTU: 9000, Max: 9000}
-	low := mtuResult{Time: now, Target: "10.0.0.2", Address: "10.0.0.2", Reachable: true, PathMTU: 1500, InterfaceMTU: 9000, Max: 9000, Method: pathmtu.MethodICMP}
-	hole := mtuResult{Time: now, Target: "10.0.0.3", Address: "10.0.0.3", Reachable: true, PathMTU: 1500, InterfaceMTU: 9000, Max: 9000, Blackhole: true}
-	dead := mtuResult{Time: now, Target: "10.0.0.4", Address: "10.0.0.4", Error: "no answer"}
+	ok := mtuResult{Time: now, Sweep: 1, Target: "10.0.0.1", Address: "10.0.0.1", Reachable: true, PathMTU: 9000, InterfaceMTU: 9000, Max: 9000, Method: pathmtu.MethodSearch}
+	low := mtuResult{Time: now, Sweep: 1, Target: "10.0.0.2", Address: "10.0.0.2", Reachable: true, PathMTU: 1500, InterfaceMTU: 9000, Max: 9000, Method: pathmtu.MethodICMP}
+	hole := mtuResult{Time: now, Sweep: 1, Target: "10.0.0.3", Address: "10.0.0.3", Reachable: true, PathMTU: 1500, InterfaceMTU: 9000, Max: 9000, Blackhole: true, Method: pathmtu.MethodSearch}
+	dead := mtuResult{Time: now, Sweep: 1, Target: "10.0.0.4", Address: "10.0.0.4", Error: "no answer", Method: pathmtu.MethodSearch}
+	noName := mtuResult{Time: now, Sweep: 1, Target: "hv3.example.net", Error: "cannot resolve the name: no such host", TargetError: true, Method: pathmtu.MethodNone,
+		targetFix: "check the name"}
 	tests := []struct {
 		name    string
 		results []mtuResult
@@ -137,26 +157,29 @@ func TestMTUFindingsAndExitCode(t *testing.T) {
 		kinds   []finding.Kind
 		code    int
 	}{
+		// Under the default --fail-on error, everything a scheduled sweep
+		// is for fails it: a shortfall against an explicit --expect, a
+		// black hole, a dead target, a target that cannot be probed.
 		{"clean path", []mtuResult{ok}, 9000, finding.Error, nil, exitOK},
-		{"below expected is a warning", []mtuResult{low}, 9000, finding.Error, []finding.Kind{finding.PathMTUBelowExpected}, exitOK},
-		{"below expected fails --fail-on warning", []mtuResult{low}, 9000, finding.Warning, []finding.Kind{finding.PathMTUBelowExpected}, exitFindings},
-		{"no --expect, no below-expected", []mtuResult{low}, 0, finding.Warning, nil, exitOK},
+		{"below expected is an error", []mtuResult{low}, 9000, finding.Error, []finding.Kind{finding.PathMTUBelowExpected}, exitFindings},
+		{"no --expect, no below-expected", []mtuResult{low}, 0, finding.Info, nil, exitOK},
 		{"black hole is an error", []mtuResult{hole}, 0, finding.Error, []finding.Kind{finding.PathMTUBlackhole}, exitFindings},
 		{"black hole below expected", []mtuResult{hole}, 9000, finding.Error, []finding.Kind{finding.PathMTUBlackhole, finding.PathMTUBelowExpected}, exitFindings},
-		{"unreachable is a warning", []mtuResult{dead, ok}, 9000, finding.Error, []finding.Kind{finding.PathMTUUnreachable}, exitOK},
+		{"unreachable is an error", []mtuResult{dead, ok}, 9000, finding.Error, []finding.Kind{finding.PathMTUUnreachable}, exitFindings},
+		{"a name that does not resolve is an error", []mtuResult{ok, noName}, 9000, finding.Error, []finding.Kind{finding.PathMTUTargetError}, exitFindings},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout bytes.Buffer
 			m := &mtuRun{opts: mtuOptions{expect: tt.expect, failOn: tt.failOn, json: true}, stdout: &stdout, stderr: &stdout,
-				store: finding.NewStore(100), last: map[string]mtuState{}}
+				version: "(devel)", last: map[string]mtuState{}}
 			var kinds []finding.Kind
 			var sum mtuSweepSummary
 			for _, r := range tt.results {
 				m.report(&r, &sum)
 				for _, f := range r.Findings {
 					kinds = append(kinds, f.Kind)
-					if f.Subject != r.Target || !f.Time.Equal(now) || f.Message == "" || f.Remedy == "" {
+					if f.Subject != r.Target || !f.Time.Equal(now) || f.Message == "" || f.Remedy == "" || f.Severity != finding.Error {
 						t.Errorf("finding %+v: want subject, time, message and remedy", f)
 					}
 				}
@@ -164,6 +187,7 @@ func TestMTUFindingsAndExitCode(t *testing.T) {
 			if !slices.Equal(kinds, tt.kinds) {
 				t.Errorf("findings %v, want %v", kinds, tt.kinds)
 			}
+			validateMTUJSON(t, stdout.String())
 			if code := m.exitCode(); code != tt.code {
 				t.Errorf("exit code %d, want %d", code, tt.code)
 			}
