@@ -17,7 +17,7 @@ import (
 )
 
 // Vantage is where a capture was taken, which decides what seeing a frame
-// to a cluster MAC proves (design.md, "Flooding versus targeted").
+// to a cluster MAC proves (analyze/design.md, "Flooding versus targeted").
 type Vantage uint8
 
 // Vantage points.

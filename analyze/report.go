@@ -14,7 +14,9 @@ import (
 )
 
 // Report is the outcome of an analysis, in the shape of the JSON contract
-// in design.md: the names of its fields are stable; fields may be added.
+// (analyze/report/schema/report.schema.json; its rules are in
+// analyze/design.md, "The machine-readable contract"): the names of its
+// fields are stable; fields may be added.
 type Report struct {
 	Tool    string  `json:"tool"`
 	Vantage Vantage `json:"vantage"`

@@ -57,7 +57,7 @@ func ParseSeverity(v string) (Severity, error) {
 // Kind names a class of finding. The names are part of the JSON contract.
 type Kind string
 
-// The finding kinds. design.md lists the stable ones; the rest are additions.
+// The finding kinds. The JSON schema (analyze/report/schema) lists them all.
 const (
 	DuplicateIP           Kind = "duplicate-ip"
 	MACChange             Kind = "mac-change"

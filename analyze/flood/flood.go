@@ -1,7 +1,7 @@
 // Package flood counts the frames and bytes sent to each NLB cluster MAC
 // per VLAN, with per-second peaks: the measured half of a flooding verdict.
 // Whether those frames prove flooding depends on where the capture stands,
-// which the engine decides (see design.md, "Flooding versus targeted").
+// which the engine decides (see analyze/design.md, "Flooding versus targeted").
 package flood
 
 import (

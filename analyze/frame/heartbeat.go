@@ -24,8 +24,8 @@ const (
 	SignatureReliable   uint32 = 0xC0DE01DE
 )
 
-// Heartbeat sizes and offsets, from the layout in design.md (Wireshark's
-// packet-msnlb.c agrees).
+// Heartbeat sizes and offsets, from the layout in analyze/design.md,
+// "Heartbeats" (Wireshark's packet-msnlb.c agrees).
 const (
 	hbHeaderLen     = 20   // signature, version, host ID, cluster IP, dedicated IP
 	hbRulesOffset   = 44   // 33 port-rule configuration codes of 4 bytes

@@ -55,7 +55,7 @@ type analysisFlags struct {
 }
 
 func (a *analysisFlags) register(fs *pflag.FlagSet) {
-	fs.BoolVar(&a.json, "json", false, "print the report as one JSON document (the contract in design.md)")
+	fs.BoolVar(&a.json, "json", false, "print the report as one JSON document (its JSON Schema: analyze/report/schema/report.schema.json in the source)")
 	fs.StringVar(&a.vantage, "vantage", "span", "where the capture was taken: span (a mirror, or unknown: flooding judged from the control plane) or nonmember (a port with no NLB node: frames to cluster MACs prove flooding)")
 	fs.StringArrayVar(&a.clusters, "cluster", nil, "a cluster IP you expect to see (repeatable): reported if it leaves no trace")
 	fs.StringVar(&a.failOn, "fail-on", "error", "exit 1 when a finding is at least this severe: info, warning, error or none")

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Exit codes, as design.md fixes them: scripts and cron jobs depend on them.
+// Exit codes, as analyze/design.md ("Exit codes") fixes them: scripts and cron jobs depend on them.
 const (
 	exitOK       = 0 // nothing at or above --fail-on
 	exitFindings = 1 // findings at or above --fail-on

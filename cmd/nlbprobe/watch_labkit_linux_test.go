@@ -170,7 +170,7 @@ func (p *labProc) tcpdumpCounts(t testing.TB) tcpdumpCounts {
 	return tcpdumpCounts{captured: num("captured"), received: num("received by filter"), dropped: num("dropped by kernel")}
 }
 
-// labReport mirrors the JSON report (design.md's contract) as far as the
+// labReport mirrors the JSON report (analyze/report/schema/report.schema.json) as far as the
 // lab tests read it, with the contract's names.
 type labReport struct {
 	Vantage  string `json:"vantage"`
