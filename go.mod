@@ -16,7 +16,10 @@ require (
 	golang.org/x/time v0.16.0
 )
 
-require github.com/inconshreveable/mousetrap v1.1.0 // indirect
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)
 
 require golang.org/x/text v0.43.0 // indirect
 

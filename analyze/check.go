@@ -291,11 +291,37 @@ func embedded(f addr.NLBForm) string {
 	return fmt.Sprintf("*.*.%d.%d", f.IP[2], f.IP[3])
 }
 
-// floodVerdict says whether traffic to a cluster MAC floods, and on what
-// the verdict rests.
+// The flood verdicts (Flood.Verdict), as the JSON contract spells them.
+const (
+	VerdictFlooding = "flooding"
+	VerdictTargeted = "targeted" // proved only from a nonmember vantage
+	// VerdictTargetedIfMACGroup: IGMP mode with every host a member and a
+	// querier: targeted only where the switch constrains by MAC group.
+	VerdictTargetedIfMACGroup = "targeted-if-mac-group"
+	VerdictUnknown            = "unknown"
+)
+
+// Verdicts lists the flood verdicts; the JSON schema's enum equals it.
+var Verdicts = []string{VerdictFlooding, VerdictTargeted, VerdictTargetedIfMACGroup, VerdictUnknown}
+
+// What a flood verdict rests on (Flood.Basis): the capture's vantage (a
+// nonmember port) or the control plane (mode, IGMP membership, querier).
+// See analyze/design.md, "Flooding versus targeted".
+const (
+	BasisVantage      = "vantage"
+	BasisControlPlane = "control-plane"
+)
+
+// Bases lists the flood verdict bases; the JSON schema's enum equals it.
+var Bases = []string{BasisVantage, BasisControlPlane}
+
+// floodVerdict says whether traffic to a cluster MAC floods, on what the
+// verdict rests (basis) and why, in a sentence that starts with the basis
+// (reason).
 type floodVerdict struct {
-	verdict string // flooding, targeted-if-mac-group, unknown
+	verdict string
 	basis   string
+	reason  string
 	kind    finding.Kind
 	raise   bool
 	// For the IGMP form, what the control plane lacks.
@@ -312,23 +338,23 @@ func (e *Engine) verdictFor(vlan frame.VLAN, mac addr.MAC, frames uint64) floodV
 	}
 	if e.opts.Vantage == VantageNonMember {
 		if frames == 0 {
-			return floodVerdict{verdict: "targeted", basis: "vantage nonmember: no frame to this MAC reached this port", kind: kind}
+			return floodVerdict{verdict: VerdictTargeted, basis: BasisVantage, reason: "vantage nonmember: no frame to this MAC reached this port", kind: kind}
 		}
-		return floodVerdict{verdict: "flooding", basis: "vantage nonmember: frames to the cluster MAC reached a port with no NLB node", kind: kind, raise: true}
+		return floodVerdict{verdict: VerdictFlooding, basis: BasisVantage, reason: "vantage nonmember: frames to the cluster MAC reached a port with no NLB node", kind: kind, raise: true}
 	}
 	switch f.Form {
 	case addr.FormUnicastCluster:
-		return floodVerdict{verdict: "flooding", basis: "control plane: unicast mode; hosts send from masked sources (02:P:...), " +
+		return floodVerdict{verdict: VerdictFlooding, basis: BasisControlPlane, reason: "control plane: unicast mode; hosts send from masked sources (02:P:...), " +
 			"so the switch never learns " + mac.String() + " and floods every frame to it", kind: kind, raise: true}
 	case addr.FormMulticastCluster:
-		return floodVerdict{verdict: "flooding", basis: "control plane: multicast mode; a switch floods a multicast MAC to every port " +
+		return floodVerdict{verdict: VerdictFlooding, basis: BasisControlPlane, reason: "control plane: multicast mode; a switch floods a multicast MAC to every port " +
 			"of the VLAN unless it has a static entry for it (not visible from a span)", kind: kind, raise: true}
 	}
 	// IGMP mode: complete membership and a querier are necessary, not
 	// sufficient (a switch snooping by IP group never matches NLB frames).
 	_, c := e.liveCluster(vlan, f)
 	if c == nil {
-		return floodVerdict{verdict: "unknown", basis: "control plane: no heartbeats for an IGMP-mode cluster with this MAC were seen", kind: kind}
+		return floodVerdict{verdict: VerdictUnknown, basis: BasisControlPlane, reason: "control plane: no heartbeats for an IGMP-mode cluster with this MAC were seen", kind: kind}
 	}
 	missing := 0
 	group := [4]byte{239, 255, f.IP[2], f.IP[3]}
@@ -340,14 +366,14 @@ func (e *Engine) verdictFor(vlan frame.VLAN, mac addr.MAC, frames uint64) floodV
 	queries := e.igmp.QueriesOn(vlan)
 	switch {
 	case missing > 0:
-		return floodVerdict{verdict: "flooding", basis: fmt.Sprintf("control plane: IGMP mode, but %d of %d hosts never reported %v: "+
+		return floodVerdict{verdict: VerdictFlooding, basis: BasisControlPlane, reason: fmt.Sprintf("control plane: IGMP mode, but %d of %d hosts never reported %v: "+
 			"a snooping switch floods the group or keeps it from those hosts", missing, len(c.Hosts), netip.AddrFrom4(group)),
 			kind: kind, raise: true, membersMissing: true, noQuerier: queries.Count == 0}
 	case queries.Count == 0:
-		return floodVerdict{verdict: "flooding", basis: "control plane: IGMP mode with every host reported, but no querier on the VLAN: " +
+		return floodVerdict{verdict: VerdictFlooding, basis: BasisControlPlane, reason: "control plane: IGMP mode with every host reported, but no querier on the VLAN: " +
 			"memberships age out and the switch then floods (or drops) the group", kind: kind, raise: true, noQuerier: true}
 	}
-	return floodVerdict{verdict: "targeted-if-mac-group", basis: "control plane: IGMP mode, every host reported and a querier is present; " +
+	return floodVerdict{verdict: VerdictTargetedIfMACGroup, basis: BasisControlPlane, reason: "control plane: IGMP mode, every host reported and a querier is present; " +
 		"traffic is targeted only where the switch constrains by MAC group (a static MAC entry, Nexus 9000), " +
 		"while switches that snoop by IP group (Catalyst 9000, a Linux bridge) flood or drop it: only a nonmember vantage proves it", kind: kind}
 }
@@ -363,7 +389,7 @@ func (e *Engine) checkFlooding(now int64) {
 		key := finding.Key{Kind: v.kind, VLAN: uint32(k.VLAN), MAC: k.MAC}
 		fps, bps, peak, _ := c.Rates()
 		msg := fmt.Sprintf("%d frames (%s) to %v on vlan %v: %.1f frames/s, %s/s, peak %d frames in one second; %s",
-			c.Frames, FormatBytes(float64(c.Bytes)), k.MAC, k.VLAN, fps, FormatBytes(bps), peak, v.basis)
+			c.Frames, FormatBytes(float64(c.Bytes)), k.MAC, k.VLAN, fps, FormatBytes(bps), peak, v.reason)
 		remedy := e.floodRemedy(k, c, v)
 		if f, ok := e.store.Get(key); ok {
 			f.Message, f.Count = msg, c.Frames

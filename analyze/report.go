@@ -17,9 +17,17 @@ import (
 // (analyze/report/schema/report.schema.json; its rules are in
 // analyze/design.md, "The machine-readable contract"): the names of its
 // fields are stable; fields may be added.
+//
+// Empty values are present, so consumers can index them: lists are never
+// nil in JSON ([], see report.WriteJSON), unknown strings and addresses are
+// "", numbers not captured are null (pointers); only times that do not
+// apply are left out (omitzero).
 type Report struct {
-	Tool    string  `json:"tool"`
-	Vantage Vantage `json:"vantage"`
+	// NLBProbeVersion is the version of the nlbprobe build that made the
+	// report; the caller fills it (the engine knows no build).
+	NLBProbeVersion string  `json:"nlbprobe_version"`
+	Tool            string  `json:"tool"`
+	Vantage         Vantage `json:"vantage"`
 	// Inputs describes the capture files or interface; the caller fills it.
 	Inputs     []Input           `json:"inputs"`
 	Capture    CaptureSpan       `json:"capture"`
@@ -37,10 +45,10 @@ type Input struct {
 	Path           string   `json:"path"`
 	Format         string   `json:"format"`
 	LinkTypes      []string `json:"link_types"`
-	Snaplen        uint32   `json:"snaplen,omitempty"`
+	Snaplen        uint32   `json:"snaplen"` // 0: not known
 	Frames         uint64   `json:"frames"`
-	TruncatedAtEnd bool     `json:"truncated_at_end,omitempty"`
-	Error          string   `json:"error,omitempty"`
+	TruncatedAtEnd bool     `json:"truncated_at_end"`
+	Error          string   `json:"error"`
 }
 
 // CaptureSpan is the time the frames cover.
@@ -55,9 +63,9 @@ type Cluster struct {
 	ClusterIP  netip.Addr `json:"cluster_ip"`
 	Mode       addr.Mode  `json:"mode"`
 	VLAN       uint16     `json:"vlan"`
-	SVLAN      uint16     `json:"svlan,omitempty"`
-	ClusterMAC addr.MAC   `json:"cluster_mac,omitzero"`
-	IGMPGroup  netip.Addr `json:"igmp_group,omitzero"`
+	SVLAN      uint16     `json:"svlan"`
+	ClusterMAC addr.MAC   `json:"cluster_mac"` // zero ("") when the mode is unknown
+	IGMPGroup  netip.Addr `json:"igmp_group"`  // zero ("") unless in IGMP mode
 	// ModeBasis says what the mode was read from.
 	ModeBasis  string    `json:"mode_basis"`
 	Heartbeats uint64    `json:"heartbeats"`
@@ -65,8 +73,9 @@ type Cluster struct {
 	LastSeen   time.Time `json:"last_seen"`
 	Hosts      []Host    `json:"hosts"`
 	// HostsDropped counts hosts beyond the per-cluster limit.
-	HostsDropped uint64 `json:"hosts_dropped,omitempty"`
-	Declared     bool   `json:"declared,omitempty"`
+	HostsDropped uint64 `json:"hosts_dropped"`
+	// Declared is set for a cluster IP given with --cluster.
+	Declared bool `json:"declared"`
 }
 
 // Host is one host of a cluster.
@@ -75,43 +84,46 @@ type Host struct {
 	// DedicatedIP is empty when the heartbeats were cut before it.
 	DedicatedIP netip.Addr `json:"dedicated_ip"`
 	MAC         addr.MAC   `json:"mac"`
-	// MACs lists every source MAC seen, when there was more than one (a
-	// migration to another NIC).
-	MACs       []addr.MAC   `json:"macs,omitempty"`
-	Mode       addr.Mode    `json:"mode"`
-	Version    string       `json:"version,omitempty"`
-	HostName   string       `json:"host_name,omitempty"`
-	IPs        []netip.Addr `json:"ips,omitempty"`
+	// MACs lists every source MAC seen, in the order seen: more than one
+	// after a migration to another NIC.
+	MACs    []addr.MAC `json:"macs"`
+	Mode    addr.Mode  `json:"mode"`
+	Version string     `json:"version"`
+	// HostName and IPs come from extended heartbeats ("" and empty when
+	// none was captured); they are the sender's words, not checked.
+	HostName   string       `json:"host_name"`
+	IPs        []netip.Addr `json:"ips"`
 	Heartbeats uint64       `json:"heartbeats"`
 	// HeartbeatRate is membership heartbeats per second between the first
 	// and the last (NLB sends one a second by default).
-	HeartbeatRate    float64   `json:"heartbeat_rate"`
-	PeriodSeconds    float64   `json:"heartbeat_period_seconds"`
-	FirstSeen        time.Time `json:"first_seen"`
-	LastSeen         time.Time `json:"last_seen"`
-	ConvergenceState *uint16   `json:"convergence_state,omitempty"`
-	// PortRules is the number of port rules the host announces, absent
+	HeartbeatRate float64   `json:"heartbeat_rate"`
+	PeriodSeconds float64   `json:"heartbeat_period_seconds"`
+	FirstSeen     time.Time `json:"first_seen"`
+	LastSeen      time.Time `json:"last_seen"`
+	// ConvergenceState is nil (null) when not captured.
+	ConvergenceState *uint16 `json:"convergence_state"`
+	// PortRules is the number of port rules the host announces, nil (null)
 	// when not captured; PortRuleDigest hashes their codes (FNV-1a) when
-	// all were captured, so hosts can be compared.
-	PortRules      *uint16 `json:"port_rules,omitempty"`
-	PortRuleDigest string  `json:"port_rule_digest,omitempty"`
-	Gaps           uint32  `json:"gaps,omitempty"`
-	LongestGapSecs float64 `json:"longest_gap_seconds,omitempty"`
+	// all were captured, so hosts can be compared ("" otherwise).
+	PortRules      *uint16 `json:"port_rules"`
+	PortRuleDigest string  `json:"port_rule_digest"`
+	Gaps           uint32  `json:"gaps"`
+	LongestGapSecs float64 `json:"longest_gap_seconds"`
 	// Truncated is set when heartbeats were cut; CapturedBytes is the
-	// fewest payload bytes one kept, and Inferred says what was read from
-	// the addresses instead.
-	Truncated     bool   `json:"truncated,omitempty"`
-	CapturedBytes int    `json:"heartbeat_bytes_captured,omitempty"`
-	Inferred      string `json:"inferred,omitempty"`
+	// fewest payload bytes one kept (0 when none was cut), and Inferred
+	// says what was read from the addresses instead ("" when nothing).
+	Truncated     bool   `json:"truncated"`
+	CapturedBytes int    `json:"heartbeat_bytes_captured"`
+	Inferred      string `json:"inferred"`
 }
 
 // Binding is one IP's ARP history on a VLAN.
 type Binding struct {
 	VLAN      uint16       `json:"vlan"`
-	SVLAN     uint16       `json:"svlan,omitempty"`
+	SVLAN     uint16       `json:"svlan"`
 	IP        netip.Addr   `json:"ip"`
 	MAC       addr.MAC     `json:"mac"`
-	NLB       string       `json:"nlb,omitempty"`
+	NLB       string       `json:"nlb"` // what an NLB-form MAC means here, "" for others
 	FirstSeen time.Time    `json:"first_seen"`
 	LastSeen  time.Time    `json:"last_seen"`
 	Count     uint64       `json:"count"`
@@ -135,9 +147,9 @@ type BindingMAC struct {
 // IGMPGroup is one multicast group on a VLAN.
 type IGMPGroup struct {
 	VLAN       uint16       `json:"vlan"`
-	SVLAN      uint16       `json:"svlan,omitempty"`
+	SVLAN      uint16       `json:"svlan"`
 	Group      netip.Addr   `json:"group"`
-	NLBCluster netip.Addr   `json:"nlb_cluster,omitzero"`
+	NLBCluster netip.Addr   `json:"nlb_cluster"` // "" unless an IGMP-mode cluster's group
 	Members    []IGMPMember `json:"members"`
 }
 
@@ -149,23 +161,23 @@ type IGMPMember struct {
 	Reports   uint64     `json:"reports"`
 	FirstSeen time.Time  `json:"first_seen"`
 	LastSeen  time.Time  `json:"last_seen"`
-	Left      bool       `json:"left,omitempty"`
+	Left      bool       `json:"left"`
 	// Active is what a snooping switch would still hold at the end of the
 	// capture: reported within the last 260 s and not left.
 	Active      bool `json:"active"`
-	WithSources bool `json:"with_sources,omitempty"`
+	WithSources bool `json:"with_sources"`
 }
 
 // Querier is one IGMP querier.
 type Querier struct {
 	VLAN            uint16     `json:"vlan"`
-	SVLAN           uint16     `json:"svlan,omitempty"`
+	SVLAN           uint16     `json:"svlan"`
 	IP              netip.Addr `json:"ip"`
 	MAC             addr.MAC   `json:"mac"`
 	Version         uint8      `json:"version"`
 	Queries         uint64     `json:"queries"`
 	GeneralQueries  uint64     `json:"general_queries"`
-	IntervalSeconds float64    `json:"interval_seconds,omitempty"`
+	IntervalSeconds float64    `json:"interval_seconds"` // 0 before a second general query
 	MaxRespSeconds  float64    `json:"max_response_seconds"`
 	FirstSeen       time.Time  `json:"first_seen"`
 	LastSeen        time.Time  `json:"last_seen"`
@@ -174,10 +186,10 @@ type Querier struct {
 // Flood is the traffic to one cluster MAC and the verdict on it.
 type Flood struct {
 	VLAN       uint16     `json:"vlan"`
-	SVLAN      uint16     `json:"svlan,omitempty"`
+	SVLAN      uint16     `json:"svlan"`
 	MAC        addr.MAC   `json:"mac"`
 	Form       addr.Form  `json:"form"`
-	ClusterIP  netip.Addr `json:"cluster_ip,omitzero"`
+	ClusterIP  netip.Addr `json:"cluster_ip"` // "" when no cluster IP is known for the MAC
 	Frames     uint64     `json:"frames"`
 	Bytes      uint64     `json:"bytes"`
 	Heartbeats uint64     `json:"heartbeats"`
@@ -186,8 +198,11 @@ type Flood struct {
 	PeakFPS    uint64     `json:"peak_frames_per_second"`
 	FirstSeen  time.Time  `json:"first_seen"`
 	LastSeen   time.Time  `json:"last_seen"`
-	Verdict    string     `json:"verdict"`
-	Basis      string     `json:"basis"`
+	// Verdict is one of Verdicts; Basis (one of Bases) says what it rests
+	// on, and Reason says why in a sentence.
+	Verdict string `json:"verdict"`
+	Basis   string `json:"basis"`
+	Reason  string `json:"reason"`
 }
 
 // Stats counts what went through the engine.
@@ -196,12 +211,13 @@ type Stats struct {
 	Bytes         uint64 `json:"bytes"`
 	CapturedBytes uint64 `json:"captured_bytes"`
 	Protocols     struct {
-		ARP        uint64 `json:"arp"`
-		ARPOther   uint64 `json:"arp_other"`
-		IPv4       uint64 `json:"ipv4"`
-		IGMP       uint64 `json:"igmp"`
-		Heartbeats uint64 `json:"nlb_heartbeats"`
-		NLBUnknown uint64 `json:"nlb_unknown_886f"`
+		ARP      uint64 `json:"arp"`
+		ARPOther uint64 `json:"arp_other"`
+		IPv4     uint64 `json:"ipv4"`
+		IGMP     uint64 `json:"igmp"`
+		// The names are the metrics' protocol label values.
+		Heartbeats uint64 `json:"nlb_heartbeat"`
+		NLBUnknown uint64 `json:"nlb_unknown"` // ethertype 0x886F without an NLB signature
 		Other      uint64 `json:"other"`
 		VLANTagged uint64 `json:"vlan_tagged"`
 		// ClusterMAC counts frames to NLB cluster MACs.
@@ -311,12 +327,8 @@ func hostReport(h *nlb.Host) Host {
 		Gaps:          h.Gaps, LongestGapSecs: time.Duration(h.LongestGap).Seconds(),
 		Truncated: h.Truncated > 0, CapturedBytes: h.MinCaptured,
 	}
-	if h.NumMACs > 1 {
-		hr.MACs = slices.Clone(h.MACs[:h.NumMACs])
-	}
-	if h.NumIPs > 0 {
-		hr.IPs = slices.Clone(h.IPs[:h.NumIPs])
-	}
+	hr.MACs = slices.Clone(h.MACs[:h.NumMACs])
+	hr.IPs = slices.Clone(h.IPs[:h.NumIPs])
 	if span := time.Duration(h.Last - h.First).Seconds(); h.Heartbeats > 1 && span > 0 {
 		hr.HeartbeatRate = float64(h.Heartbeats-1) / span
 	}
@@ -437,7 +449,7 @@ func (e *Engine) floodReports() []Flood {
 			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), MAC: k.MAC, Form: f.Form,
 			Frames: c.Frames, Bytes: c.Bytes, Heartbeats: c.Heartbeats,
 			FPS: round2(fps), BPS: round2(bps), PeakFPS: peak,
-			FirstSeen: at(c.First), LastSeen: at(c.Last), Verdict: v.verdict, Basis: v.basis,
+			FirstSeen: at(c.First), LastSeen: at(c.Last), Verdict: v.verdict, Basis: v.basis, Reason: v.reason,
 		}
 		fr.ClusterIP = e.clusterIPOf(k.VLAN, k.MAC, c.DstIP)
 		out = append(out, fr)

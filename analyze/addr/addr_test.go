@@ -88,6 +88,14 @@ func TestParseMAC(t *testing.T) {
 	if b, _ := want.MarshalText(); string(b) != "02:bf:c0:a8:64:50" {
 		t.Errorf("text %s", b)
 	}
+	// The zero MAC (not known) is "" in JSON, and "" reads back as zero.
+	if b, _ := (addr.MAC{}).MarshalText(); len(b) != 0 {
+		t.Errorf("zero MAC as text: %q, want empty", b)
+	}
+	m := want
+	if err := m.UnmarshalText(nil); err != nil || !m.IsZero() {
+		t.Errorf("empty text: %v, %v", m, err)
+	}
 }
 
 func TestIsHyperV(t *testing.T) {

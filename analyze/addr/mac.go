@@ -65,11 +65,22 @@ func (m MAC) Dotted() string {
 }
 
 // MarshalText implements encoding.TextMarshaler with the colon form, so
-// MACs appear as strings in JSON.
-func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+// MACs appear as strings in JSON; the zero MAC, which stands for a MAC not
+// known (a cluster MAC of unknown mode), is "", as a zero netip.Addr is.
+func (m MAC) MarshalText() ([]byte, error) {
+	if m.IsZero() {
+		return []byte{}, nil
+	}
+	return []byte(m.String()), nil
+}
 
-// UnmarshalText implements encoding.TextUnmarshaler with ParseMAC.
+// UnmarshalText implements encoding.TextUnmarshaler with ParseMAC; "" is
+// the zero MAC.
 func (m *MAC) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*m = MAC{}
+		return nil
+	}
 	v, err := ParseMAC(string(b))
 	if err != nil {
 		return err

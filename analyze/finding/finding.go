@@ -89,6 +89,19 @@ const (
 	PathMTUTargetError Kind = "path-mtu-target-error"
 )
 
+// Kinds lists every kind above, in that order. The JSON schema's enum of
+// finding kinds (analyze/report/schema/report.schema.json) must equal it,
+// and a test checks that every Kind constant of this package is listed, so a
+// new kind cannot reach the output without reaching the contract.
+var Kinds = []Kind{
+	DuplicateIP, MACChange, NLBModeChange, NLBStaleClusterMAC, NLBMixedModes,
+	DuplicateHostPriority, PortRuleMismatch, HeartbeatGap, ClusterNotSeen,
+	IGMPMemberMissing, IGMPNoQuerier, MulticastFlooding, UnicastFlooding,
+	MalformedFrame, CaptureTruncated, CaptureFileTruncated, CaptureDrops,
+	UnsupportedLinkType, StateEvicted, StaleStaticARP, HyperVMACSpoofing,
+	PathMTUBlackhole, PathMTUBelowExpected, PathMTUUnreachable, PathMTUTargetError,
+}
+
 // Finding is one thing nlbprobe found, with the frames that show it.
 type Finding struct {
 	Kind     Kind     `json:"kind"`
@@ -96,7 +109,11 @@ type Finding struct {
 	// Subject is what the finding is about, e.g. "cluster 192.168.100.80 vlan 10"
 	// or "192.168.1.5": stable for one subject, so findings can be grouped.
 	Subject string `json:"subject"`
-	VLAN    uint16 `json:"vlan"`
+	// VLAN is the 802.1Q VLAN ID the finding is about (0: untagged, or not
+	// about one VLAN) and SVLAN the outer tag of a QinQ VLAN (0: none).
+	// Store.Raise fills SVLAN from the key.
+	VLAN  uint16 `json:"vlan"`
+	SVLAN uint16 `json:"svlan"`
 	// Time is when the finding became known, in packet time (the frame that
 	// proved it), or the probe time for path-MTU findings.
 	Time time.Time `json:"time"`
@@ -105,18 +122,20 @@ type Finding struct {
 	Start   time.Time `json:"start,omitzero"`
 	End     time.Time `json:"end,omitzero"`
 	Message string    `json:"message"`
-	// Remedy is one line on what to do about it. Commands in it stand in
-	// backquotes, filled with the values the capture showed; what it cannot
-	// know is a placeholder in angle brackets (see analyze/remedy).
-	Remedy string `json:"remedy,omitempty"`
+	// Remedy is one line on what to do about it, "" when there is nothing
+	// to do. Commands in it stand in backquotes, filled with the values the
+	// capture showed; what it cannot know is a placeholder in angle
+	// brackets (see analyze/remedy).
+	Remedy string `json:"remedy"`
 	// Evidence holds frame numbers (1-based, across all inputs of a run), at
 	// most MaxEvidence of them: the first ones seen.
 	Evidence []uint64 `json:"evidence"`
 	// Count is how many times the finding was raised (frames or events).
 	Count uint64 `json:"count"`
-	// Related names the addresses involved, for scripts.
-	IPs  []netip.Addr `json:"ips,omitempty"`
-	MACs []addr.MAC   `json:"macs,omitempty"`
+	// Related names the addresses involved, for scripts (empty lists when
+	// none).
+	IPs  []netip.Addr `json:"ips"`
+	MACs []addr.MAC   `json:"macs"`
 }
 
 // MaxEvidence bounds the frame numbers kept per finding.

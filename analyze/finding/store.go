@@ -12,7 +12,9 @@ import (
 // building one allocates nothing, which keeps Touch free for the per-frame
 // path. Fields a kind does not need stay zero.
 type Key struct {
-	Kind    Kind
+	Kind Kind
+	// VLAN is the frame.VLAN of a finding about one VLAN: the 802.1Q ID in
+	// the low 16 bits, the outer QinQ tag in the high 16.
 	VLAN    uint32
 	IP, IP2 netip.Addr
 	MAC     addr.MAC
@@ -68,6 +70,8 @@ func (s *Store) Raise(k Key, f Finding) (*Finding, bool) {
 		f.Count = 1
 	}
 	f.Kind = k.Kind
+	// Key.VLAN is a frame.VLAN: the outer QinQ tag in the high 16 bits.
+	f.SVLAN = uint16(k.VLAN >> 16)
 	ev := make([]uint64, 0, MaxEvidence)
 	for _, n := range f.Evidence {
 		if len(ev) == MaxEvidence {

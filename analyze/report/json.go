@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,27 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze"
 )
 
+// contractOptions are the encoding options of every JSON document and
+// stream object of the contract: encoding/json's behaviour (the v1
+// options), but a nil list is [] rather than null, so consumers can index
+// every list (analyze/design.md, "The machine-readable contract").
+func contractOptions() jsonv2.Options {
+	return jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv2.FormatNilSliceAsNull(false))
+}
+
+// WriteJSONLine writes v, a stream object (a watch stream finding or status
+// line, an mtu result), as one line of JSON with the contract's encoding
+// options. The caller's type gives it its "type", "schema_version" and
+// "nlbprobe_version".
+func WriteJSONLine(w io.Writer, v any) error {
+	b, err := jsonv2.Marshal(v, contractOptions())
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
 // WriteJSON writes the report as JSON, field by field and, within
 // the top-level lists (bindings, findings...), element by element, so that
 // a report of a long watch (65,536 ARP bindings after a flood) never sits
@@ -28,7 +50,8 @@ import (
 // watch);
 // without it, one line, as json.Encoder writes it (--json-stream). prefix
 // is written inside the object before the report's own fields (the
-// stream's "type").
+// stream's "type"), then "schema_version" (SchemaVersion): the version is
+// the writer's, not the engine's.
 //
 // The values are encoded by encoding/json/v2 (its module mirror, which
 // Go 1.27 aliases to the standard library) with the v1 options, so that
@@ -47,9 +70,9 @@ func WriteJSON(w io.Writer, r *analyze.Report, indent bool, prefix map[string]st
 	}
 	marshal := func(v any, pre string) ([]byte, error) {
 		if indent {
-			return jsonv2.Marshal(v, jsonv1.DefaultOptionsV1(), jsontext.WithIndentPrefix(pre), jsontext.WithIndent("  "))
+			return jsonv2.Marshal(v, contractOptions(), jsontext.WithIndentPrefix(pre), jsontext.WithIndent("  "))
 		}
-		return jsonv2.Marshal(v, jsonv1.DefaultOptionsV1())
+		return jsonv2.Marshal(v, contractOptions())
 	}
 	bw.WriteString("{" + nl)
 	first := true
@@ -68,6 +91,8 @@ func WriteJSON(w io.Writer, r *analyze.Report, indent bool, prefix map[string]st
 		v, _ := json.Marshal(prefix[k])
 		bw.Write(v)
 	}
+	field("schema_version")
+	bw.WriteString(strconv.Itoa(SchemaVersion))
 	rv := reflect.ValueOf(r).Elem()
 	rt := rv.Type()
 	for i := 0; i < rt.NumField(); i++ {

@@ -280,7 +280,7 @@ func writeFlood(t *textWriter, r *analyze.Report) {
 	}
 	t.table("  ", rows)
 	for _, f := range r.Flood {
-		t.printf("  %v: %s\n", f.MAC, f.Basis)
+		t.printf("  %v: %s\n", f.MAC, f.Reason)
 	}
 	t.printf("\n")
 }

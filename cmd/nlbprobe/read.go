@@ -160,6 +160,7 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if filter != nil {
 		noteFilter(stderr, filter, r.Stats.Frames, src.Inputs())
 	}
+	r.NLBProbeVersion = readBuildInfo().Version
 	r.Inputs = reportInputs(src.Inputs())
 	if err := writeReport(stdout, r, af.json); err != nil {
 		fmt.Fprintf(stderr, "nlbprobe read: write report: %v\n", err)

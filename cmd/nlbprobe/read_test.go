@@ -27,12 +27,14 @@ func moduleRoot() string {
 }
 
 // nlbprobe runs the command in-process from the module root, so that paths
-// in reports read as a user at the root would type them.
+// in reports read as a user at the root would type them, and validates its
+// JSON output against the contract's schemas (checkContract).
 func nlbprobe(t *testing.T, ctx context.Context, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	t.Chdir(moduleRoot())
 	var o, e bytes.Buffer
 	code = run(ctx, args, &o, &e)
+	checkContract(t, args, o.String())
 	return o.String(), e.String(), code
 }
 

@@ -218,12 +218,13 @@ func TestREADMEWatchExamples(t *testing.T) {
 	}
 	nodes[1].Stop(t)
 	if !waitFor(30*time.Second, func() bool {
-		return strings.Contains(w.stdout.String(), `"type":"finding","event":"raised","kind":"heartbeat-gap"`)
+		return strings.Contains(w.stdout.String(), `"event":"raised","kind":"heartbeat-gap"`)
 	}) {
 		t.Errorf("%s: no heartbeat-gap streamed after node 2 stopped:\n%s", line, w.stdout.String())
 	}
 	time.Sleep(1500 * time.Millisecond) // the evidence file is flushed every second
 	code := w.interrupt(t)
+	checkContract(t, []string{"watch", "--json-stream"}, w.stdout.String())
 	stream := strings.Split(strings.TrimSpace(w.stdout.String()), "\n")
 	types := map[string]int{}
 	var last struct {

@@ -129,7 +129,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		debug.SetMemoryLimit(watchMemoryLimit)
 	}
 	w := &watcher{flags: wf, asJSON: af.json, stdout: stdout, stderr: stderr}
-	w.out = newStreamer(stdout, stderr, af.json, wf.jsonStream)
+	w.out = newStreamer(stdout, stderr, af.json, wf.jsonStream, readBuildInfo().Version)
 	opts.OnFinding = w.onFinding
 	w.e = analyze.New(opts)
 
@@ -333,6 +333,7 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 		w.e.CheckStaticARP(staticNeighbors(ents))
 	}
 	r := w.e.Finish()
+	r.NLBProbeVersion = readBuildInfo().Version
 	r.Inputs = []analyze.Input{{Path: w.flags.iface, Format: "live (AF_PACKET TPACKET_V3)", LinkTypes: []string{"Ethernet"},
 		Snaplen: uint32(w.flags.snaplen), Frames: r.Stats.Frames}}
 	if w.ev != nil {
@@ -580,9 +581,12 @@ type statusState struct {
 
 func (s *statusState) reset(now time.Time) { s.last = now }
 
-// statusLine is one status report, in text or JSON.
+// statusLine is one status report, in text or JSON (the streamer stamps
+// the type and versions).
 type statusLine struct {
-	Type             string    `json:"type"`
+	Type             string    `json:"type"` // "status"
+	SchemaVersion    int       `json:"schema_version"`
+	NLBProbeVersion  string    `json:"nlbprobe_version"`
 	Time             time.Time `json:"time"`
 	Interface        string    `json:"interface"`
 	Frames           uint64    `json:"frames"`
@@ -592,7 +596,7 @@ type statusLine struct {
 	Clusters         int       `json:"clusters"`
 	Hosts            int       `json:"hosts"`
 	Findings         int       `json:"findings"`
-	Worst            string    `json:"worst,omitempty"`
+	Worst            string    `json:"worst"` // the most severe finding's severity, "" when none
 	KernelReceived   uint64    `json:"kernel_received"`
 	KernelDrops      uint64    `json:"kernel_drops"`
 }

@@ -168,7 +168,7 @@ func TestWatchNonMemberPortFlooded(t *testing.T) {
 	if len(fl) != 1 || !ok {
 		t.Fatalf("multicast-flooding %+v, flood entry %+v", fl, f)
 	}
-	t.Logf("flood: %d frames (%d heartbeats), %.1f/s, peak %d/s, verdict %s: %s", f.Frames, f.Heartbeats, f.FPS, f.PeakFPS, f.Verdict, f.Basis)
+	t.Logf("flood: %d frames (%d heartbeats), %.1f/s, peak %d/s, verdict %s: %s", f.Frames, f.Heartbeats, f.FPS, f.PeakFPS, f.Verdict, f.Reason)
 	if f.Frames-f.Heartbeats != clientCount || f.Verdict != "flooding" {
 		t.Errorf("flood entry: %d frames besides heartbeats, verdict %q; want the client's %d, flooding", f.Frames-f.Heartbeats, f.Verdict, clientCount)
 	}
@@ -337,6 +337,7 @@ func TestWatchUnicastMode(t *testing.T) {
 	streamed := watch.stdout.String()
 	code := watch.interrupt(t)
 	td.interrupt(t)
+	checkContract(t, []string{"watch", "--json-stream"}, watch.stdout.String())
 	lines := strings.Split(strings.TrimSpace(watch.stdout.String()), "\n")
 	var types []string
 	var last map[string]json.RawMessage
@@ -350,7 +351,7 @@ func TestWatchUnicastMode(t *testing.T) {
 		types = append(types, typ)
 		last = obj
 	}
-	if !strings.Contains(streamed, `"type":"finding","event":"raised","kind":"unicast-flooding"`) {
+	if !regexp.MustCompile(`"type":"finding",.*"event":"raised","kind":"unicast-flooding"`).MatchString(streamed) {
 		t.Errorf("unicast-flooding was not streamed while watch ran:\n%s", streamed)
 	}
 	if !strings.Contains(streamed, `"type":"status"`) {
@@ -359,6 +360,7 @@ func TestWatchUnicastMode(t *testing.T) {
 	if types[len(types)-1] != "report" {
 		t.Fatalf("last line is a %q, want the report", types[len(types)-1])
 	}
+	delete(last, "type") // the report line is the report plus its type
 	raw, _ := json.Marshal(last)
 	r := parseLabReport(t, string(raw))
 	t.Logf("findings: %v", r.kinds())

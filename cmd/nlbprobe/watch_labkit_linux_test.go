@@ -217,7 +217,7 @@ type labReport struct {
 		Protocols   struct {
 			ARP        uint64 `json:"arp"`
 			IGMP       uint64 `json:"igmp"`
-			Heartbeats uint64 `json:"nlb_heartbeats"`
+			Heartbeats uint64 `json:"nlb_heartbeat"`
 			IPv4       uint64 `json:"ipv4"`
 			VLANTagged uint64 `json:"vlan_tagged"`
 			ClusterMAC uint64 `json:"to_cluster_macs"`
@@ -246,8 +246,11 @@ type labFinding struct {
 	MACs     []string  `json:"macs"`
 }
 
+// parseLabReport decodes a report of watch --json, after validating it
+// against the contract's schema.
 func parseLabReport(t testing.TB, doc string) labReport {
 	t.Helper()
+	checkContract(t, []string{"watch", "--json"}, doc)
 	var r labReport
 	if err := json.Unmarshal([]byte(doc), &r); err != nil {
 		t.Fatalf("report is not JSON: %v\n%s", err, doc)
@@ -283,6 +286,7 @@ type labFlood struct {
 	PeakFPS    uint64  `json:"peak_frames_per_second"`
 	Verdict    string  `json:"verdict"`
 	Basis      string  `json:"basis"`
+	Reason     string  `json:"reason"`
 }
 
 // flood returns the cluster-MAC traffic entry for mac.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -20,23 +19,22 @@ import (
 //     the JSON report on stdout, so stdout stays one document;
 //   - --json-stream: JSON lines on stdout, each with a "type": "finding"
 //     (the finding's fields plus "event": "raised" or "updated"),
-//     "status", and "report" last (the report's fields).
+//     "status", and "report" last (the report's fields), and each with
+//     "schema_version" and "nlbprobe_version"; their JSON Schema is
+//     analyze/report/schema/watch-stream.schema.json.
 type streamer struct {
 	lines      io.Writer // where text lines go
 	doc        io.Writer // where the report goes
 	asJSON     bool
 	jsonStream bool
-	enc        *json.Encoder
+	version    string // nlbprobe's version, for the JSON stream objects
 	err        error
 }
 
-func newStreamer(stdout, stderr io.Writer, asJSON, jsonStream bool) *streamer {
-	s := &streamer{lines: stdout, doc: stdout, asJSON: asJSON, jsonStream: jsonStream}
+func newStreamer(stdout, stderr io.Writer, asJSON, jsonStream bool, version string) *streamer {
+	s := &streamer{lines: stdout, doc: stdout, asJSON: asJSON, jsonStream: jsonStream, version: version}
 	if asJSON {
 		s.lines = stderr
-	}
-	if jsonStream {
-		s.enc = json.NewEncoder(stdout)
 	}
 	return s
 }
@@ -45,7 +43,11 @@ func newStreamer(stdout, stderr io.Writer, asJSON, jsonStream bool) *streamer {
 // time of the event (raised or updated), non-decreasing along the stream;
 // the finding's own Time is when it was first raised.
 type streamFinding struct {
-	Type  string `json:"type"`
+	Type            string `json:"type"` // "finding"
+	SchemaVersion   int    `json:"schema_version"`
+	NLBProbeVersion string `json:"nlbprobe_version"`
+	// Event is "raised" for a new finding, "updated" when a raised one
+	// changed (a gap that ended, a count that grew).
 	Event string `json:"event"`
 	finding.Finding
 	EventTime time.Time `json:"event_time"`
@@ -68,7 +70,8 @@ func (s *streamer) finding(f *finding.Finding, isNew bool, at time.Time) {
 		if !isNew {
 			event = "updated"
 		}
-		s.err = s.enc.Encode(streamFinding{Type: "finding", Event: event, EventTime: at.UTC(), Finding: *f})
+		s.err = report.WriteJSONLine(s.doc, streamFinding{Type: "finding", SchemaVersion: report.SchemaVersion,
+			NLBProbeVersion: s.version, Event: event, EventTime: at.UTC(), Finding: *f})
 		return
 	}
 	sev := strings.ToUpper(f.Severity.String())
@@ -91,7 +94,8 @@ func (s *streamer) status(l statusLine) {
 		return
 	}
 	if s.jsonStream {
-		s.err = s.enc.Encode(l)
+		l.Type, l.SchemaVersion, l.NLBProbeVersion = "status", report.SchemaVersion, s.version
+		s.err = report.WriteJSONLine(s.doc, l)
 		return
 	}
 	worst := ""

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,12 +117,15 @@ func TestParseSize(t *testing.T) {
 }
 
 // TestWriteReportJSON checks that the streaming encoder writes the same
-// bytes as json.Encoder does for the whole report: indented (--json) and
-// on one line with a type (the last line of --json-stream).
+// bytes as json.Encoder does for the whole report, with the schema version
+// first: indented (--json) and on one line with a type (the last line of
+// --json-stream); and that both are valid by the contract's schemas.
 //
 // The encoder is encoding/json/v2 with the v1 options: the cases include
-// what v2 writes differently by default (nil lists, HTML characters,
-// invalid UTF-8, zero times).
+// what v2 writes differently by default (HTML characters, invalid UTF-8,
+// zero times). Nil lists are the one deliberate difference: the contract
+// writes them as [] (json.Encoder, null), so the reference is encoded from
+// the report with its nil lists made empty.
 func TestWriteReportJSON(t *testing.T) {
 	// The one difference left: both replace invalid UTF-8 by U+FFFD, which
 	// v1 writes escaped and v2 as it is (the same string once decoded).
@@ -153,32 +157,65 @@ func TestWriteReportJSON(t *testing.T) {
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.report(t)
-			var want, got bytes.Buffer
+			r.NLBProbeVersion = "(devel)"
+			var indented, oneLine bytes.Buffer
+			if err := report.WriteJSON(&indented, r, true, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := report.WriteJSON(&oneLine, r, false, map[string]string{"type": "report"}); err != nil {
+				t.Fatal(err)
+			}
+			checkContract(t, []string{"read", "--json"}, indented.String())
+			checkContract(t, []string{"watch", "--json-stream"}, oneLine.String())
+
+			emptyNilLists(reflect.ValueOf(r).Elem())
+			var want bytes.Buffer
 			enc := json.NewEncoder(&want)
 			enc.SetIndent("", "  ")
-			if err := enc.Encode(r); err != nil {
+			doc := struct {
+				SchemaVersion int `json:"schema_version"`
+				*analyze.Report
+			}{report.SchemaVersion, r}
+			if err := enc.Encode(doc); err != nil {
 				t.Fatal(err)
 			}
-			if err := report.WriteJSON(&got, r, true, nil); err != nil {
-				t.Fatal(err)
-			}
-			if got.String() != asV2(want.String()) {
-				t.Errorf("indented report differs from json.Encoder's:\n%s\nwant:\n%s", got.String(), want.String())
-			}
-			got.Reset()
-			if err := report.WriteJSON(&got, r, false, map[string]string{"type": "report"}); err != nil {
-				t.Fatal(err)
+			if indented.String() != asV2(want.String()) {
+				t.Errorf("indented report differs from json.Encoder's:\n%s\nwant:\n%s", indented.String(), want.String())
 			}
 			var line struct {
-				Type string `json:"type"`
+				Type          string `json:"type"`
+				SchemaVersion int    `json:"schema_version"`
 				*analyze.Report
 			}
-			line.Type, line.Report = "report", r
+			line.Type, line.SchemaVersion, line.Report = "report", report.SchemaVersion, r
 			b, _ := json.Marshal(line)
-			if got.String() != asV2(string(b))+"\n" {
-				t.Errorf("stream report line differs:\n%s\nwant:\n%s", got.String(), b)
+			if oneLine.String() != asV2(string(b))+"\n" {
+				t.Errorf("stream report line differs:\n%s\nwant:\n%s", oneLine.String(), b)
 			}
 		})
+	}
+}
+
+// emptyNilLists replaces every nil slice reachable from v by an empty one.
+func emptyNilLists(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			emptyNilLists(v.Elem())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				emptyNilLists(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		}
+		for i := 0; i < v.Len(); i++ {
+			emptyNilLists(v.Index(i))
+		}
 	}
 }
 
@@ -190,7 +227,7 @@ func TestStreamerLines(t *testing.T) {
 
 	raised, updated := f.Time, f.Time.Add(1500*time.Millisecond)
 	var out, errb bytes.Buffer
-	s := newStreamer(&out, &errb, false, false)
+	s := newStreamer(&out, &errb, false, false, "test")
 	s.finding(f, true, raised)
 	s.finding(f, false, updated)
 	s.status(st)
@@ -207,14 +244,14 @@ func TestStreamerLines(t *testing.T) {
 	// --json: the lines go to stderr, stdout keeps the document alone.
 	out.Reset()
 	errb.Reset()
-	s = newStreamer(&out, &errb, true, false)
+	s = newStreamer(&out, &errb, true, false, "test")
 	s.finding(f, true, raised)
 	if out.Len() != 0 || !strings.Contains(errb.String(), "WARNING heartbeat-gap") {
 		t.Errorf("--json: stdout %q, stderr %q", out.String(), errb.String())
 	}
 
 	out.Reset()
-	s = newStreamer(&out, &errb, false, true)
+	s = newStreamer(&out, &errb, false, true, "test")
 	s.finding(f, true, raised)
 	s.finding(f, false, updated)
 	s.status(st)
@@ -227,12 +264,15 @@ func TestStreamerLines(t *testing.T) {
 			t.Errorf("line %d: %s\nwant suffix %s", i+1, lines[i], want)
 		}
 	}
-	for i, want := range []string{`{"type":"finding","event":"raised","kind":"heartbeat-gap","severity":"warning"`,
-		`{"type":"finding","event":"updated","kind":"heartbeat-gap"`, `{"type":"status","time":"2026-03-01T12:00:10Z","interface":"eth1","frames":120`} {
+	for i, want := range []string{
+		`{"type":"finding","schema_version":2,"nlbprobe_version":"test","event":"raised","kind":"heartbeat-gap","severity":"warning"`,
+		`{"type":"finding","schema_version":2,"nlbprobe_version":"test","event":"updated","kind":"heartbeat-gap"`,
+		`{"type":"status","schema_version":2,"nlbprobe_version":"test","time":"2026-03-01T12:00:10Z","interface":"eth1","frames":120`} {
 		if !strings.HasPrefix(lines[i], want) {
 			t.Errorf("line %d: %s\nwant prefix %s", i+1, lines[i], want)
 		}
 	}
+	checkContract(t, []string{"watch", "--json-stream"}, out.String())
 }
 
 // evidenceHarness feeds numbered frames to an evidenceWriter as the capture
