@@ -366,9 +366,9 @@ func (e *Engine) verdictFor(vlan frame.VLAN, mac addr.MAC, frames uint64) floodV
 	queries := e.igmp.QueriesOn(vlan)
 	switch {
 	case missing > 0:
-		return floodVerdict{verdict: VerdictFlooding, basis: BasisControlPlane, reason: fmt.Sprintf("control plane: IGMP mode, but %d of %d hosts never reported %v: "+
-			"a snooping switch floods the group or keeps it from those hosts", missing, len(c.Hosts), netip.AddrFrom4(group)),
-			kind: kind, raise: true, membersMissing: true, noQuerier: queries.Count == 0}
+		return floodVerdict{verdict: VerdictFlooding, basis: BasisControlPlane, reason: fmt.Sprintf("control plane: IGMP mode, but %d of %s never reported %v: "+
+			"a snooping switch floods the group or keeps it from those hosts", missing, finding.Plural(len(c.Hosts), "host", "hosts"),
+			netip.AddrFrom4(group)), kind: kind, raise: true, membersMissing: true, noQuerier: queries.Count == 0}
 	case queries.Count == 0:
 		return floodVerdict{verdict: VerdictFlooding, basis: BasisControlPlane, reason: "control plane: IGMP mode with every host reported, but no querier on the VLAN: " +
 			"memberships age out and the switch then floods (or drops) the group", kind: kind, raise: true, noQuerier: true}
@@ -388,8 +388,9 @@ func (e *Engine) checkFlooding(now int64) {
 		}
 		key := finding.Key{Kind: v.kind, VLAN: uint32(k.VLAN), MAC: k.MAC}
 		fps, bps, peak, _ := c.Rates()
-		msg := fmt.Sprintf("%d frames (%s) to %v on vlan %v: %.1f frames/s, %s/s, peak %d frames in one second; %s",
-			c.Frames, FormatBytes(float64(c.Bytes)), k.MAC, k.VLAN, fps, FormatBytes(bps), peak, v.reason)
+		msg := fmt.Sprintf("%s (%s) to %v on vlan %v: %.1f frames/s, %s/s, peak %s in one second; %s",
+			finding.Plural(c.Frames, "frame", "frames"), FormatBytes(float64(c.Bytes)), k.MAC, k.VLAN, fps, FormatBytes(bps),
+			finding.Plural(peak, "frame", "frames"), v.reason)
 		remedy := e.floodRemedy(k, c, v)
 		if f, ok := e.store.Get(key); ok {
 			f.Message, f.Count = msg, c.Frames
@@ -546,12 +547,13 @@ func (e *Engine) finishTruncation() {
 		return
 	}
 	s := &e.stats
-	msg := fmt.Sprintf("%d of %d frames were cut by the capture's snaplen (at most %d bytes kept)",
-		s.Truncated, s.Frames, e.maxCutCaptured)
+	msg := fmt.Sprintf("%d of %s %s cut by the capture's snaplen (at most %d bytes kept)",
+		s.Truncated, finding.Plural(s.Frames, "frame", "frames"), finding.Verb(s.Truncated, "was", "were"), e.maxCutCaptured)
 	if s.TruncatedHeartbeats > 0 {
 		c := e.minHeartbeatCut
-		msg += fmt.Sprintf("; %d NLB heartbeats were truncated, the shortest to %d of %d payload bytes: ",
-			s.TruncatedHeartbeats, c, frame.MembershipLen)
+		msg += fmt.Sprintf("; %s %s truncated, the shortest to %d of %d payload bytes: ",
+			finding.Plural(s.TruncatedHeartbeats, "NLB heartbeat", "NLB heartbeats"), finding.Verb(s.TruncatedHeartbeats, "was", "were"),
+			c, frame.MembershipLen)
 		switch {
 		case c < 16:
 			msg += "cluster IP and priority were taken from the masked source MAC where there was one, dedicated IP, version and port rules are unknown"

@@ -56,9 +56,9 @@ func (e *Engine) NoteCaptureDrops(c CaptureCounters, now time.Time) {
 		when = at(e.last)
 	}
 	pct := 100 * float64(c.Dropped) / float64(max(c.Received, c.Dropped))
-	msg := fmt.Sprintf("the kernel dropped %d of the %d frames that passed the capture filter (%.2f%%; the ring filled up %d times): "+
+	msg := fmt.Sprintf("the kernel dropped %d of the %d frames that passed the capture filter (%.2f%%; the ring filled up %s): "+
 		"they were never analyzed, so counts, rates and gaps are uncertain by that much (the last drop by %s)",
-		c.Dropped, c.Received, pct, c.Freezes, when.Format(time.RFC3339))
+		c.Dropped, c.Received, pct, finding.Plural(c.Freezes, "time", "times"), when.Format(time.RFC3339))
 	key := finding.Key{Kind: finding.CaptureDrops}
 	if f, ok := e.store.Get(key); ok {
 		f.Message, f.Count = msg, c.Dropped

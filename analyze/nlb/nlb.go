@@ -621,7 +621,7 @@ func (t *Tracker) checkRules(k ClusterKey, c *Cluster, now int64) {
 		if h.DigestKnown {
 			digest = fmt.Sprintf("codes digest %08x", h.RuleDigest)
 		}
-		parts = append(parts, fmt.Sprintf("host %d: %d rules, %s", h.Priority, h.NumPortRules, digest))
+		parts = append(parts, fmt.Sprintf("host %d: %s, %s", h.Priority, finding.Plural(h.NumPortRules, "rule", "rules"), digest))
 		evidence = append(evidence, h.LastFrame)
 	}
 	t.store.Raise(key, finding.Finding{

@@ -79,14 +79,14 @@ func writeHeader(t *textWriter, r *analyze.Report) {
 		if in.TruncatedAtEnd {
 			extra += ", ENDS MID-RECORD"
 		}
-		t.printf("  input    %s (%s, %s%s): %d frames\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), extra, in.Frames)
+		t.printf("  input    %s (%s, %s%s): %s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), extra, frames(in.Frames))
 	}
 	if r.Stats.Frames == 0 {
 		t.printf("  capture  no frames\n\n")
 		return
 	}
 	c := r.Capture
-	t.printf("  capture  %d frames from %s to %s UTC (%s)\n", r.Stats.Frames,
+	t.printf("  capture  %s from %s to %s UTC (%s)\n", frames(r.Stats.Frames),
 		c.Start.Format("2006-01-02 15:04:05.000"), c.End.Format("15:04:05.000"),
 		time.Duration(c.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
 	t.printf("  vantage  %s\n\n", r.Vantage)
@@ -107,7 +107,8 @@ func writeClusters(t *textWriter, r *analyze.Report) {
 		if c.IGMPGroup.IsValid() {
 			t.printf("    IGMP group %v\n", c.IGMPGroup)
 		}
-		t.printf("    mode from %s; %d heartbeats %s to %s\n", c.ModeBasis, c.Heartbeats, clock(c.FirstSeen), clock(c.LastSeen))
+		t.printf("    mode from %s; %s %s to %s\n", c.ModeBasis, finding.Plural(c.Heartbeats, "heartbeat", "heartbeats"),
+			clock(c.FirstSeen), clock(c.LastSeen))
 		rows := [][]string{{"prio", "dedicated IP", "MAC", "name", "ver", "heartbeats", "per s", "first", "last", "state", "port rules"}}
 		for _, h := range c.Hosts {
 			ded := "?"
@@ -149,6 +150,8 @@ func writeClusters(t *textWriter, r *analyze.Report) {
 	}
 }
 
+func frames(n uint64) string { return finding.Plural(n, "frame", "frames") }
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -161,7 +164,8 @@ func writeFindings(t *textWriter, r *analyze.Report) {
 	for _, f := range r.Findings {
 		n[f.Severity]++
 	}
-	t.printf("FINDINGS (%d: %d errors, %d warnings, %d info)\n", len(r.Findings), n[finding.Error], n[finding.Warning], n[finding.Info])
+	t.printf("FINDINGS (%d: %s, %s, %s)\n", len(r.Findings), finding.Plural(n[finding.Error], "error", "errors"),
+		finding.Plural(n[finding.Warning], "warning", "warnings"), finding.Plural(n[finding.Info], "info", "info"))
 	if len(r.Findings) == 0 {
 		t.printf("  none\n")
 	}
@@ -225,7 +229,7 @@ func writeBindings(t *textWriter, r *analyze.Report) {
 }
 
 func writeIGMP(t *textWriter, r *analyze.Report) {
-	t.printf("IGMP (%d groups, %d queriers)\n", len(r.IGMPGroups), len(r.Queriers))
+	t.printf("IGMP (%s, %s)\n", finding.Plural(len(r.IGMPGroups), "group", "groups"), finding.Plural(len(r.Queriers), "querier", "queriers"))
 	if len(r.Queriers) > 0 {
 		rows := [][]string{{"querier", "vlan", "MAC", "version", "queries", "interval", "last"}}
 		for _, q := range r.Queriers {
@@ -289,14 +293,15 @@ func writeStats(t *textWriter, r *analyze.Report) {
 	s := r.Stats
 	p := s.Protocols
 	t.printf("STATS\n")
-	t.printf("  %d frames, %s on the wire, %s captured\n", s.Frames, analyze.FormatBytes(float64(s.Bytes)), analyze.FormatBytes(float64(s.CapturedBytes)))
+	t.printf("  %s, %s on the wire, %s captured\n", frames(s.Frames), analyze.FormatBytes(float64(s.Bytes)), analyze.FormatBytes(float64(s.CapturedBytes)))
 	t.printf("  ARP %d (other hardware %d), IGMP %d, NLB heartbeats %d, other 0x886F %d, IPv4 %d, other %d; VLAN-tagged %d; to cluster MACs %d\n",
 		p.ARP, p.ARPOther, p.IGMP, p.Heartbeats, p.NLBUnknown, p.IPv4, p.Other, p.VLANTagged, p.ClusterMAC)
 	t.printf("  malformed %d, cut by snaplen %d (heartbeats %d), unsupported link type %d, unattributed heartbeats %d, kernel drops %d\n",
 		s.Malformed, s.Truncated, s.TruncatedHeartbeats, s.Unsupported, s.Unattributed, s.KernelDrops)
 	ev := s.Evicted
 	if ev != (analyze.Evictions{}) {
-		t.printf("  evicted: %d bindings, %d IGMP entries, %d clusters, %d cluster MACs, %d findings\n",
-			ev.Bindings, ev.IGMP, ev.Clusters, ev.ClusterMACs, ev.Findings)
+		t.printf("  evicted: %s, %s, %s, %s, %s\n", finding.Plural(ev.Bindings, "binding", "bindings"),
+			finding.Plural(ev.IGMP, "IGMP entry", "IGMP entries"), finding.Plural(ev.Clusters, "cluster", "clusters"),
+			finding.Plural(ev.ClusterMACs, "cluster MAC", "cluster MACs"), finding.Plural(ev.Findings, "finding", "findings"))
 	}
 }

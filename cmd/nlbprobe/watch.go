@@ -360,13 +360,15 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 	if rss, ok := peakRSS(); ok {
 		mem = fmt.Sprintf(", peak memory %.1f MiB", float64(rss)/(1<<20))
 	}
-	fmt.Fprintf(w.stderr, "nlbprobe watch: stopped (%s) after %s: %d frames analyzed, kernel: %d received, %d dropped%s\n",
-		reason, time.Since(w.started).Round(time.Millisecond), r.Stats.Frames, w.kstats.Received, w.kstats.Dropped, mem)
+	fmt.Fprintf(w.stderr, "nlbprobe watch: stopped (%s) after %s: %s analyzed, kernel: %d received, %d dropped%s\n",
+		reason, time.Since(w.started).Round(time.Millisecond), finding.Plural(r.Stats.Frames, "frame", "frames"),
+		w.kstats.Received, w.kstats.Dropped, mem)
 	if w.ev != nil {
-		fmt.Fprintf(w.stderr, "nlbprobe watch: wrote %d frames to %s\n", w.ev.w.Frames(), strings.Join(w.ev.w.Files(), ", "))
+		fmt.Fprintf(w.stderr, "nlbprobe watch: wrote %s to %s\n", finding.Plural(w.ev.w.Frames(), "frame", "frames"),
+			strings.Join(w.ev.w.Files(), ", "))
 		if w.ev.late > 0 {
-			fmt.Fprintf(w.stderr, "nlbprobe watch: %d evidence frames were left out of the file: frames captured after them "+
-				"were already written (the file stays in capture-time order)\n", w.ev.late)
+			fmt.Fprintf(w.stderr, "nlbprobe watch: %s left out of the file: frames captured after them "+
+				"were already written (the file stays in capture-time order)\n", finding.Plural(w.ev.late, "evidence frame was", "evidence frames were"))
 		}
 	}
 	if readErr != nil {

@@ -102,8 +102,10 @@ func (s *streamer) status(l statusLine) {
 	if l.Worst != "" {
 		worst = ", worst " + l.Worst
 	}
-	_, s.err = fmt.Fprintf(s.lines, "%s status %s: %d frames (%.1f/s), %d to cluster MACs; %d clusters, %d hosts; %d findings%s; kernel drops %d\n",
-		clockUTC(l.Time), l.Interface, l.Frames, l.FramesPerSecond, l.ClusterMACFrames, l.Clusters, l.Hosts, l.Findings, worst, l.KernelDrops)
+	_, s.err = fmt.Fprintf(s.lines, "%s status %s: %s (%.1f/s), %d to cluster MACs; %s, %s; %s%s; kernel drops %d\n",
+		clockUTC(l.Time), l.Interface, finding.Plural(l.Frames, "frame", "frames"), l.FramesPerSecond, l.ClusterMACFrames,
+		finding.Plural(l.Clusters, "cluster", "clusters"), finding.Plural(l.Hosts, "host", "hosts"),
+		finding.Plural(l.Findings, "finding", "findings"), worst, l.KernelDrops)
 }
 
 func (s *streamer) report(r *analyze.Report) error {

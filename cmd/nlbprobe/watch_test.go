@@ -236,7 +236,7 @@ func TestStreamerLines(t *testing.T) {
 	want := "12:00:07.250 WARNING heartbeat-gap [cluster 10.0.0.5 vlan untagged host 2]: host 2 went quiet\n" +
 		"    what to do: check it\n" +
 		"12:00:08.750 updated warning heartbeat-gap [cluster 10.0.0.5 vlan untagged host 2] (first raised 12:00:07.250): host 2 went quiet\n" +
-		"12:00:10.000 status eth1: 120 frames (12.5/s), 30 to cluster MACs; 1 clusters, 2 hosts; 1 findings, worst warning; kernel drops 0\n"
+		"12:00:10.000 status eth1: 120 frames (12.5/s), 30 to cluster MACs; 1 cluster, 2 hosts; 1 finding, worst warning; kernel drops 0\n"
 	if out.String() != want || errb.Len() != 0 {
 		t.Errorf("text stream:\n%s\nwant:\n%s", out.String(), want)
 	}
