@@ -14,6 +14,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/igmp"
 	"github.com/nlbprobe/nlbprobe/analyze/nlb"
+	"github.com/nlbprobe/nlbprobe/analyze/timeline"
 )
 
 // Vantage is where a capture was taken, which decides what seeing a frame
@@ -107,6 +108,8 @@ type Engine struct {
 	igmp  *igmp.Tables
 	nlb   *nlb.Tracker
 	flood *flood.Table
+	// tl keeps the per-second history the HTML report draws.
+	tl *timeline.Timeline
 
 	stats Stats
 	// The clock: capture time of the first and the latest frame, the
@@ -140,14 +143,16 @@ func New(opts Options) *Engine {
 	}
 	store := finding.NewStore(l.Findings)
 	store.OnChange = opts.OnFinding
+	tl := timeline.New(timeline.Limits{})
 	return &Engine{
 		opts:  opts,
 		dec:   frame.NewDecoder(),
 		store: store,
-		arp:   arp.New(arp.Config{Limit: l.Bindings}, store),
-		igmp:  igmp.New(igmp.Config{MemberLimit: l.Memberships}, store),
-		nlb:   nlb.New(nlb.Config{Limit: l.Clusters}, store),
-		flood: flood.New(l.ClusterMACs),
+		arp:   arp.New(arp.Config{Limit: l.Bindings, Timeline: tl}, store),
+		igmp:  igmp.New(igmp.Config{MemberLimit: l.Memberships, Timeline: tl}, store),
+		nlb:   nlb.New(nlb.Config{Limit: l.Clusters, Timeline: tl}, store),
+		flood: flood.New(l.ClusterMACs, tl),
+		tl:    tl,
 	}
 }
 
@@ -262,11 +267,13 @@ func (e *Engine) advanceSecond(now int64) {
 		e.first, e.last = now, now
 		e.sec = now / int64(time.Second)
 		e.nextCheck = now + int64(e.opts.CheckEvery)
+		e.tl.Advance(now)
 		return
 	}
 	if now > e.last {
 		e.last = now
 		e.sec = now / int64(time.Second)
+		e.tl.Advance(now)
 		e.tick(now)
 	}
 }

@@ -8,9 +8,12 @@ import (
 	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/arp"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/igmp"
 	"github.com/nlbprobe/nlbprobe/analyze/nlb"
+	"github.com/nlbprobe/nlbprobe/analyze/timeline"
 )
 
 // Report is the outcome of an analysis, in the shape of the JSON contract
@@ -38,6 +41,59 @@ type Report struct {
 	Flood      []Flood           `json:"flood"`
 	Findings   []finding.Finding `json:"findings"`
 	Stats      Stats             `json:"stats"`
+
+	// Timeline is the time axis of the per-bucket histories attached to
+	// hosts, cluster MACs, bindings, IGMP members and queriers (their
+	// Activity and History fields), which the HTML report draws. Like
+	// them it is not part of the JSON report; a status snapshot has none.
+	Timeline TimelineAxis `json:"-"`
+}
+
+// TimelineAxis is the geometry the histories of a report share: bucket i
+// of an Activity covers [Start + i*Bucket, Start + (i+1)*Bucket).
+type TimelineAxis struct {
+	Start   time.Time
+	Bucket  time.Duration // a second, doubled as often as a long capture needed
+	Buckets int           // buckets in use
+	// SeriesOmitted and EventsDropped count what the timeline's limits
+	// kept out (hosts, MACs or queriers without a history; changes not
+	// recorded).
+	SeriesOmitted, EventsDropped uint64
+}
+
+// HostEventKind says what happened to a host.
+type HostEventKind uint8
+
+// The host events.
+const (
+	HostGap        HostEventKind = iota // no heartbeat from Start to End (End zero: still silent at the end)
+	HostMACChange                       // heartbeats from a new MAC at Start: FromMAC to ToMAC
+	HostModeChange                      // heartbeats in a new mode at Start: FromMode to ToMode
+)
+
+// HostEvent is a gap in a host's heartbeats or a change of its MAC or
+// mode.
+type HostEvent struct {
+	Kind             HostEventKind
+	Start, End       time.Time
+	Frame            uint64 // the heartbeat that ended the gap or showed the change
+	FromMAC, ToMAC   addr.MAC
+	FromMode, ToMode addr.Mode
+}
+
+// BindingChange is a move of an IP's ARP binding to another MAC.
+type BindingChange struct {
+	Time     time.Time
+	Frame    uint64
+	From, To addr.MAC
+}
+
+// IGMPEvent is a member joining (reporting, first or after a leave) or
+// leaving its group.
+type IGMPEvent struct {
+	Time  time.Time
+	Frame uint64
+	Join  bool
 }
 
 // Input is one capture source of a run.
@@ -115,6 +171,12 @@ type Host struct {
 	Truncated     bool   `json:"truncated"`
 	CapturedBytes int    `json:"heartbeat_bytes_captured"`
 	Inferred      string `json:"inferred"`
+
+	// Activity counts the host's membership heartbeats per bucket of the
+	// report's Timeline, nil when the timeline kept none for it; Events
+	// are its gaps and changes in time order (HTML report only).
+	Activity []uint32    `json:"-"`
+	Events   []HostEvent `json:"-"`
 }
 
 // Binding is one IP's ARP history on a VLAN.
@@ -130,6 +192,9 @@ type Binding struct {
 	Changes   uint32       `json:"changes"`
 	Flips     uint32       `json:"flips"`
 	MACs      []BindingMAC `json:"macs"`
+	// History is every change of MAC the timeline recorded, in time order
+	// (HTML report only).
+	History []BindingChange `json:"-"`
 }
 
 // BindingMAC is one MAC an IP was bound to.
@@ -166,6 +231,9 @@ type IGMPMember struct {
 	// capture: reported within the last 260 s and not left.
 	Active      bool `json:"active"`
 	WithSources bool `json:"with_sources"`
+	// History is the member's joins and leaves of an NLB group
+	// (239.255.Y.Z) in time order (HTML report only).
+	History []IGMPEvent `json:"-"`
 }
 
 // Querier is one IGMP querier.
@@ -181,6 +249,9 @@ type Querier struct {
 	MaxRespSeconds  float64    `json:"max_response_seconds"`
 	FirstSeen       time.Time  `json:"first_seen"`
 	LastSeen        time.Time  `json:"last_seen"`
+	// Activity counts queries per bucket of the report's Timeline (HTML
+	// report only).
+	Activity []uint32 `json:"-"`
 }
 
 // Flood is the traffic to one cluster MAC and the verdict on it.
@@ -203,6 +274,9 @@ type Flood struct {
 	Verdict string `json:"verdict"`
 	Basis   string `json:"basis"`
 	Reason  string `json:"reason"`
+	// Activity counts frames per bucket of the report's Timeline (HTML
+	// report only).
+	Activity []uint32 `json:"-"`
 }
 
 // Stats counts what went through the engine.
@@ -259,12 +333,20 @@ func (e *Engine) report(withTables bool) *Report {
 		r.Capture = CaptureSpan{Start: at(e.first), End: at(e.last),
 			DurationSeconds: time.Duration(e.last - e.first).Seconds()}
 	}
-	r.Clusters = e.clusterReports()
+	// The histories come with the tables: a status snapshot has neither.
+	var hist *histories
 	if withTables {
-		r.Bindings = e.bindingReports()
-		r.IGMPGroups, r.Queriers = e.igmpReports()
+		hist = e.histories()
+		ax := e.tl.Axis()
+		r.Timeline = TimelineAxis{Start: ax.Start, Bucket: ax.Width, Buckets: ax.Buckets}
+		r.Timeline.SeriesOmitted, r.Timeline.EventsDropped = e.tl.Omitted()
 	}
-	r.Flood = e.floodReports()
+	r.Clusters = e.clusterReports(hist)
+	if withTables {
+		r.Bindings = e.bindingReports(hist)
+		r.IGMPGroups, r.Queriers = e.igmpReports(hist)
+	}
+	r.Flood = e.floodReports(hist)
 	r.Findings = e.store.Findings()
 	return r
 }
@@ -276,7 +358,55 @@ func versionString(v uint32) string {
 	return fmt.Sprintf("%d.%d", (v>>8)&0xff, v&0xff)
 }
 
-func (e *Engine) clusterReports() []Cluster {
+// histories are the timeline's events, grouped by what they are about.
+type histories struct {
+	hosts    map[timeline.Handle][]HostEvent
+	bindings map[arp.Key][]BindingChange
+	members  map[igmp.MemberKey][]IGMPEvent
+}
+
+func (e *Engine) histories() *histories {
+	h := &histories{hosts: map[timeline.Handle][]HostEvent{}, bindings: map[arp.Key][]BindingChange{},
+		members: map[igmp.MemberKey][]IGMPEvent{}}
+	for _, ev := range e.tl.Events(timeline.HostGap) {
+		h.hosts[ev.Series] = append(h.hosts[ev.Series], HostEvent{Kind: HostGap, Start: at(ev.Start), End: at(ev.Time), Frame: ev.Frame})
+	}
+	for _, ev := range e.tl.Events(timeline.HostMACChange) {
+		h.hosts[ev.Series] = append(h.hosts[ev.Series], HostEvent{Kind: HostMACChange, Start: at(ev.Time), End: at(ev.Time),
+			Frame: ev.Frame, FromMAC: ev.From, ToMAC: ev.To})
+	}
+	for _, ev := range e.tl.Events(timeline.HostModeChange) {
+		h.hosts[ev.Series] = append(h.hosts[ev.Series], HostEvent{Kind: HostModeChange, Start: at(ev.Time), End: at(ev.Time),
+			Frame: ev.Frame, FromMode: ev.FromMode, ToMode: ev.ToMode})
+	}
+	for _, ev := range e.tl.Events(timeline.ARPChange) {
+		k := arp.Key{VLAN: frame.VLAN(ev.VLAN), IP: netip.AddrFrom4(ev.IP)}
+		h.bindings[k] = append(h.bindings[k], BindingChange{Time: at(ev.Time), Frame: ev.Frame, From: ev.From, To: ev.To})
+	}
+	for _, kind := range []timeline.EventKind{timeline.IGMPJoin, timeline.IGMPLeave} {
+		for _, ev := range e.tl.Events(kind) {
+			k := igmp.MemberKey{VLAN: frame.VLAN(ev.VLAN), Group: ev.IP, Member: ev.Member}
+			h.members[k] = append(h.members[k], IGMPEvent{Time: at(ev.Time), Frame: ev.Frame, Join: kind == timeline.IGMPJoin})
+		}
+	}
+	for _, evs := range h.members {
+		slices.SortStableFunc(evs, func(a, b IGMPEvent) int { return cmp.Compare(a.Frame, b.Frame) })
+	}
+	return h
+}
+
+// hostHistory attaches a host's activity and events (with a gap still open
+// at the end) to its report.
+func (e *Engine) hostHistory(hr *Host, h *nlb.Host, hist *histories) {
+	hr.Activity = e.tl.Counts(h.Series, 0, 0)
+	hr.Events = slices.Clone(hist.hosts[h.Series])
+	if since, silent := h.Silent(); silent && h.Series != 0 {
+		hr.Events = append(hr.Events, HostEvent{Kind: HostGap, Start: at(since), Frame: h.LastFrame})
+	}
+	slices.SortStableFunc(hr.Events, func(a, b HostEvent) int { return a.Start.Compare(b.Start) })
+}
+
+func (e *Engine) clusterReports(hist *histories) []Cluster {
 	out := []Cluster{}
 	for k, c := range e.nlb.Clusters() {
 		mode := c.Mode()
@@ -293,7 +423,11 @@ func (e *Engine) clusterReports() []Cluster {
 		}
 		cr.ModeBasis = modeBasis(mode, k.IP)
 		for i := range c.Hosts {
-			cr.Hosts = append(cr.Hosts, hostReport(&c.Hosts[i]))
+			hr := hostReport(&c.Hosts[i])
+			if hist != nil {
+				e.hostHistory(&hr, &c.Hosts[i], hist)
+			}
+			cr.Hosts = append(cr.Hosts, hr)
 		}
 		slices.SortFunc(cr.Hosts, func(a, b Host) int {
 			return cmp.Or(cmp.Compare(a.Priority, b.Priority), a.DedicatedIP.Compare(b.DedicatedIP),
@@ -345,13 +479,13 @@ func hostReport(h *nlb.Host) Host {
 	return hr
 }
 
-func (e *Engine) bindingReports() []Binding {
+func (e *Engine) bindingReports(hist *histories) []Binding {
 	out := []Binding{}
 	for k, b := range e.arp.All() {
 		br := Binding{
 			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), IP: k.IP, MAC: b.CurrentMAC(),
 			FirstSeen: at(b.First), LastSeen: at(b.Last), Count: b.Count, Changes: b.Changes, Flips: b.Flips,
-			NLB: e.bindingNote(k.VLAN, k.IP, b.CurrentMAC()),
+			NLB: e.bindingNote(k.VLAN, k.IP, b.CurrentMAC()), History: hist.bindings[k],
 		}
 		for _, m := range b.Seen() {
 			br.MACs = append(br.MACs, BindingMAC{
@@ -386,7 +520,7 @@ func (e *Engine) bindingNote(vlan frame.VLAN, ip netip.Addr, mac addr.MAC) strin
 	return fmt.Sprintf("%s cluster MAC of %s, another IP", mode, embedded(f))
 }
 
-func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
+func (e *Engine) igmpReports(hist *histories) ([]IGMPGroup, []Querier) {
 	type gk struct {
 		vlan  frame.VLAN
 		group [4]byte
@@ -409,7 +543,8 @@ func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
 		gr.Members = append(gr.Members, IGMPMember{
 			IP: netip.AddrFrom4(k.Member), MAC: m.MAC, Version: m.Version, Reports: m.Reports,
 			FirstSeen: at(m.First), LastSeen: at(m.Last), Left: m.Left, WithSources: m.WithSources,
-			Active: !m.Left && e.last-m.Last < int64(260*time.Second),
+			Active:  !m.Left && e.last-m.Last < int64(260*time.Second),
+			History: hist.members[k],
 		})
 	}
 	outG := make([]IGMPGroup, 0, len(order))
@@ -431,6 +566,7 @@ func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
 			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), IP: netip.AddrFrom4(k.IP), MAC: q.MAC, Version: q.Version,
 			Queries: q.Queries, GeneralQueries: q.General, IntervalSeconds: time.Duration(q.Interval).Round(time.Millisecond).Seconds(),
 			MaxRespSeconds: maxResp, FirstSeen: at(q.First), LastSeen: at(q.Last),
+			Activity: e.tl.Counts(q.Series, 0, 0),
 		})
 	}
 	slices.SortFunc(outQ, func(a, b Querier) int {
@@ -439,7 +575,7 @@ func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
 	return outG, outQ
 }
 
-func (e *Engine) floodReports() []Flood {
+func (e *Engine) floodReports(hist *histories) []Flood {
 	out := []Flood{}
 	for k, c := range e.flood.All() {
 		f := addr.Classify(k.MAC)
@@ -452,6 +588,9 @@ func (e *Engine) floodReports() []Flood {
 			FirstSeen: at(c.First), LastSeen: at(c.Last), Verdict: v.verdict, Basis: v.basis, Reason: v.reason,
 		}
 		fr.ClusterIP = e.clusterIPOf(k.VLAN, k.MAC, c.DstIP)
+		if hist != nil {
+			fr.Activity = e.flood.Activity(c)
+		}
 		out = append(out, fr)
 	}
 	slices.SortFunc(out, func(a, b Flood) int {

@@ -21,6 +21,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/remedy"
 	"github.com/nlbprobe/nlbprobe/analyze/table"
+	"github.com/nlbprobe/nlbprobe/analyze/timeline"
 )
 
 // Key identifies a binding: the same IP on two VLANs is two stations.
@@ -72,6 +73,9 @@ type Config struct {
 	// FlipWindow is how soon a return to an earlier MAC counts as a
 	// flip-flop rather than a second move (default 10 minutes).
 	FlipWindow time.Duration
+	// Timeline, when set, receives every change of a binding's MAC (for
+	// the HTML report).
+	Timeline *timeline.Timeline
 }
 
 // Table holds the bindings. It is not safe for concurrent use.
@@ -136,6 +140,8 @@ func (t *Table) Observe(f *frame.Frame, now int64, n uint64) {
 	if flip {
 		b.Flips++
 	}
+	t.cfg.Timeline.Record(timeline.Event{Kind: timeline.ARPChange, Time: now, Frame: n, VLAN: uint32(k.VLAN),
+		IP: k.IP.As4(), From: old.MAC, To: a.SenderMAC})
 	t.changed(k, b, old, b.MACs[i], flip, now, n)
 }
 

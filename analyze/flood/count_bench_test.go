@@ -22,7 +22,7 @@ func BenchmarkCountTo(b *testing.B) {
 		n := rng.IntN(50)
 		dsts[i] = dst{frame.VLAN(100 + n%5), addr.MAC{2, 0xbf, 10, 128, byte(n), 100}}
 	}
-	t := New(0)
+	t := New(0, nil)
 	ip := netip.MustParseAddr("10.128.0.100")
 	now := int64(1.7e18)
 	i := 0

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/timeline"
 )
 
 // deltaSlots is the size of a Deltas' open-addressed index, whose probes
@@ -131,9 +132,10 @@ func (t *Table) merge(d *delta) {
 	sec := d.first / int64(time.Second)
 	if created {
 		c.First, c.FirstFrame, c.sec = d.first, d.firstFrame, sec
+		c.series = t.tl.NewSeries(timeline.ClusterMACFrames)
 	}
 	if sec != c.sec {
-		c.closeSecond()
+		t.closeSecond(c)
 		c.sec = sec
 	}
 	c.Frames += d.frames

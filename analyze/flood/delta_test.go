@@ -3,11 +3,13 @@ package flood
 import (
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/timeline"
 )
 
 // countedFrame is a frame to a cluster MAC, for the merge tests.
@@ -102,6 +104,17 @@ func sameTables(t *testing.T, got, want *Table) {
 			t.Fatalf("counter %d:\n got  %+v\n want %+v", i, g[i], w[i])
 		}
 	}
+	// The timelines' frames per second agree too.
+	var ga, wa [][]uint32
+	for _, c := range got.All() {
+		ga = append(ga, got.Activity(c))
+	}
+	for _, c := range want.All() {
+		wa = append(wa, want.Activity(c))
+	}
+	if !reflect.DeepEqual(ga, wa) {
+		t.Fatalf("activity:\n got  %v\n want %v", ga, wa)
+	}
 }
 
 // TestMergeIsCountTo counts random frames one by one, and split between
@@ -120,7 +133,7 @@ func TestMergeIsCountTo(t *testing.T) {
 			for seed := range uint64(20) {
 				rng := rand.New(rand.NewPCG(seed, 1))
 				frames := randomFrames(rng, 3000, !c.known)
-				want, got := New(0), New(0)
+				want, got := New(0, timeline.New(timeline.Limits{})), New(0, timeline.New(timeline.Limits{}))
 				if c.known {
 					// Frames to each MAC long before, without an IPv4
 					// destination: which frame gives the client's IP

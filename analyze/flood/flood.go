@@ -12,6 +12,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/table"
+	"github.com/nlbprobe/nlbprobe/analyze/timeline"
 )
 
 // Key identifies a cluster MAC on a VLAN.
@@ -38,11 +39,15 @@ type Counter struct {
 	PeakFrames         uint64 // most frames in one second of capture time
 	PeakBytes          uint64
 	Seconds            uint64 // seconds with traffic
+
+	// series is the MAC's frames per second in the timeline.
+	series timeline.Handle
 }
 
 // Table holds the counters. It is not safe for concurrent use.
 type Table struct {
 	tab *table.Table[key, Counter]
+	tl  *timeline.Timeline
 }
 
 // key is Key with the MAC in the low 48 bits of an integer: compared and
@@ -62,12 +67,14 @@ func unpackMAC(v uint64) addr.MAC {
 	return addr.MAC{byte(v >> 40), byte(v >> 32), byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
 }
 
-// New returns a Table of at most limit cluster MACs (default 4096).
-func New(limit int) *Table {
+// New returns a Table of at most limit cluster MACs (default 4096). tl,
+// when not nil, receives each MAC's frames per second (for the HTML
+// report), a second at a time.
+func New(limit int, tl *timeline.Timeline) *Table {
 	if limit == 0 {
 		limit = 4096
 	}
-	return &Table{tab: table.New[key, Counter](limit, hashKey)}
+	return &Table{tab: table.New[key, Counter](limit, hashKey), tl: tl}
 }
 
 // hashKey spreads a key over the top bits of a multiplicative hash, where
@@ -89,9 +96,10 @@ func (t *Table) CountTo(vlan frame.VLAN, dst *addr.MAC, wireLen int, heartbeat b
 	sec := now / int64(time.Second)
 	if created {
 		c.First, c.FirstFrame, c.sec = now, n, sec
+		c.series = t.tl.NewSeries(timeline.ClusterMACFrames)
 	}
 	if sec != c.sec {
-		c.closeSecond()
+		t.closeSecond(c)
 		c.sec = sec
 	}
 	c.Frames++
@@ -106,10 +114,11 @@ func (t *Table) CountTo(vlan frame.VLAN, dst *addr.MAC, wireLen int, heartbeat b
 	c.Last, c.LastFrame = now, n
 }
 
-func (c *Counter) closeSecond() {
+func (t *Table) closeSecond(c *Counter) {
 	if c.secFrames == 0 {
 		return
 	}
+	t.tl.Add(c.series, c.sec*int64(time.Second), c.secFrames)
 	c.Seconds++
 	c.PeakFrames = max(c.PeakFrames, c.secFrames)
 	c.PeakBytes = max(c.PeakBytes, c.secByte)
@@ -124,6 +133,13 @@ func (c *Counter) Rates() (fps, bps float64, peakFrames, peakBytes uint64) {
 	secs := max(span.Seconds(), 1)
 	return float64(c.Frames) / secs, float64(c.Bytes) / secs,
 		max(c.PeakFrames, c.secFrames), max(c.PeakBytes, c.secByte)
+}
+
+// Activity returns the frames per timeline bucket to the MAC of c, the
+// second in progress included; nil when the timeline keeps no series for
+// it.
+func (t *Table) Activity(c *Counter) []uint32 {
+	return t.tl.Counts(c.series, c.secFrames, c.sec*int64(time.Second))
 }
 
 // All yields every counter.

@@ -11,7 +11,7 @@ import (
 )
 
 func TestRates(t *testing.T) {
-	tab := flood.New(0)
+	tab := flood.New(0, nil)
 	mac := addr.MAC{0x03, 0xbf, 10, 0, 0, 50}
 	base := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC).UnixNano()
 	vip := netip.MustParseAddr("10.0.0.50")
@@ -42,7 +42,7 @@ func TestRates(t *testing.T) {
 }
 
 func TestCountAllocs(t *testing.T) {
-	tab := flood.New(0)
+	tab := flood.New(0, nil)
 	mac := addr.MAC{0x03, 0xbf, 10, 0, 0, 50}
 	now := int64(0)
 	tab.Count(0, mac, 60, false, netip.Addr{}, now, 1)
@@ -55,7 +55,7 @@ func TestCountAllocs(t *testing.T) {
 // or one tag each: every pair is its own counter, and All gives the keys
 // back as they were counted.
 func TestKeysKeptApart(t *testing.T) {
-	tab := flood.New(0)
+	tab := flood.New(0, nil)
 	type key = flood.Key
 	keys := []key{
 		{VLAN: 0, MAC: addr.MAC{0x02, 0xbf, 10, 0, 0, 50}},

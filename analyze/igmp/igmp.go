@@ -17,6 +17,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/remedy"
 	"github.com/nlbprobe/nlbprobe/analyze/table"
+	"github.com/nlbprobe/nlbprobe/analyze/timeline"
 )
 
 // Timers from RFC 2236/3376 defaults, which switches follow.
@@ -67,6 +68,8 @@ type Querier struct {
 	lastGeneral        int64
 	Interval           int64 // smoothed time between general queries, ns; 0 until two were seen
 	MaxResp, QRV, QQIC uint8
+	// Series is the querier's queries per second in the timeline.
+	Series timeline.Handle
 }
 
 // vlanState is what one VLAN saw of IGMP as a whole.
@@ -89,6 +92,9 @@ type Config struct {
 	MemberLimit  int // default 65536
 	QuerierLimit int // default 1024
 	VLANLimit    int // default 4096
+	// Timeline, when set, receives the joins and leaves of NLB groups
+	// (239.255.0.0/16) and each querier's queries (for the HTML report).
+	Timeline *timeline.Timeline
 }
 
 // Tables holds the IGMP state. It is not safe for concurrent use.
@@ -97,6 +103,7 @@ type Tables struct {
 	queriers *table.Table[QuerierKey, Querier]
 	vlans    *table.Table[frame.VLAN, vlanState]
 	store    *finding.Store
+	tl       *timeline.Timeline
 	// Ignored counts reports for addresses that are not multicast groups.
 	Ignored uint64
 }
@@ -117,6 +124,7 @@ func New(cfg Config, store *finding.Store) *Tables {
 		queriers: table.New[QuerierKey, Querier](cfg.QuerierLimit, hashQuerier),
 		vlans:    table.New[frame.VLAN, vlanState](cfg.VLANLimit, hashVLAN),
 		store:    store,
+		tl:       cfg.Timeline,
 	}
 }
 
@@ -163,6 +171,13 @@ func hashVLAN(v frame.VLAN) uint64 { return table.HashPair(uint64(v), 0) }
 
 func isMulticast(g [4]byte) bool { return g[0] >= 224 && g[0] <= 239 }
 
+// nlbGroup reports whether g is of the form an IGMP-mode NLB cluster joins,
+// 239.255.Y.Z, other than SSDP's 239.255.255.250, which every Windows host
+// joins: the groups whose joins and leaves the timeline records.
+func nlbGroup(g [4]byte) bool {
+	return g[0] == 239 && g[1] == 255 && g != [4]byte{239, 255, 255, 250}
+}
+
 func (t *Tables) report(vlan frame.VLAN, group, member [4]byte, mac addr.MAC, version uint8, join, sources bool, now int64, n uint64) {
 	if !isMulticast(group) {
 		t.Ignored++
@@ -178,6 +193,13 @@ func (t *Tables) report(vlan frame.VLAN, group, member [4]byte, mac addr.MAC, ve
 	m, created := t.members.Upsert(MemberKey{VLAN: vlan, Group: group, Member: member}, now)
 	if created {
 		m.First, m.FirstFrame = now, n
+	}
+	if nlbGroup(group) && (created || m.Left != !join) {
+		kind := timeline.IGMPLeave
+		if join {
+			kind = timeline.IGMPJoin
+		}
+		t.tl.Record(timeline.Event{Kind: kind, Time: now, Frame: n, VLAN: uint32(vlan), IP: group, Member: member})
 	}
 	m.MAC, m.Version = mac, version
 	m.Last, m.LastFrame = now, n
@@ -203,9 +225,11 @@ func (t *Tables) query(f *frame.Frame, src [4]byte, now int64, n uint64) {
 	q, created := t.queriers.Upsert(QuerierKey{VLAN: f.VLAN, IP: src}, now)
 	if created {
 		q.First, q.FirstFrame = now, n
+		q.Series = t.tl.NewSeries(timeline.QuerierQueries)
 	}
 	q.MAC, q.Version = f.Src, g.Version
 	q.Queries++
+	t.tl.Add(q.Series, now, 1)
 	q.Last = now
 	q.MaxResp, q.QRV, q.QQIC = g.MaxResp, g.QRV, g.QQIC
 	if !g.IsGeneralQuery() {

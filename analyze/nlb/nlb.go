@@ -20,6 +20,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/remedy"
 	"github.com/nlbprobe/nlbprobe/analyze/table"
+	"github.com/nlbprobe/nlbprobe/analyze/timeline"
 )
 
 // NLB's defaults (registry AliveMsgPeriod and AliveMsgTolerance).
@@ -92,7 +93,15 @@ type Host struct {
 	silentSince int64
 	Gaps        uint32
 	LongestGap  int64
+
+	// Series is the host's heartbeats per second in the timeline (the
+	// zero Handle when not kept).
+	Series timeline.Handle
 }
+
+// Silent reports whether the host is silent now, for longer than NLB
+// tolerates, and since when (its last heartbeat): a gap still open.
+func (h *Host) Silent() (since int64, ok bool) { return h.silentSince, h.silent }
 
 // Cluster is one cluster IP on one VLAN.
 type Cluster struct {
@@ -113,12 +122,16 @@ func (c *Cluster) Mode() addr.Mode { return c.LastMode }
 // Config sets the limits of a Tracker.
 type Config struct {
 	Limit int // clusters, default 4096
+	// Timeline, when set, receives each host's heartbeats per second and
+	// its gaps, MAC and mode changes (for the HTML report).
+	Timeline *timeline.Timeline
 }
 
 // Tracker holds the clusters. It is not safe for concurrent use.
 type Tracker struct {
 	clusters *table.Table[ClusterKey, Cluster]
 	store    *finding.Store
+	tl       *timeline.Timeline
 	// Unattributed counts NLB heartbeats that could not be tied to a
 	// cluster: cut before the cluster IP, from an unmasked source, to an
 	// unknown destination.
@@ -138,7 +151,7 @@ func New(cfg Config, store *finding.Store) *Tracker {
 	if cfg.Limit == 0 {
 		cfg.Limit = 4096
 	}
-	return &Tracker{clusters: table.New[ClusterKey, Cluster](cfg.Limit, hashCluster), store: store}
+	return &Tracker{clusters: table.New[ClusterKey, Cluster](cfg.Limit, hashCluster), store: store, tl: cfg.Timeline}
 }
 
 // identify returns the cluster IP and host priority of a heartbeat: from
@@ -222,6 +235,10 @@ func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
 	}
 	host.ModeCounts[mode]++
 	if mode != addr.ModeUnknown {
+		if host.Mode != addr.ModeUnknown && host.Mode != mode {
+			t.tl.Record(timeline.Event{Kind: timeline.HostModeChange, Time: now, Frame: n, Series: host.Series,
+				FromMode: host.Mode, ToMode: mode})
+		}
 		host.Mode = mode
 	}
 	host.FromMAC = host.FromMAC || fromMAC
@@ -240,6 +257,8 @@ func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
 		host.Version = h.Version
 	}
 	if host.MAC != f.Src {
+		t.tl.Record(timeline.Event{Kind: timeline.HostMACChange, Time: now, Frame: n, Series: host.Series,
+			From: host.MAC, To: f.Src})
 		host.addMAC(f.Src)
 	}
 	if h.Kind == frame.HeartbeatExtended {
@@ -252,6 +271,7 @@ func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
 	}
 	host.Heartbeats++
 	host.Last, host.LastFrame = now, n
+	t.tl.Add(host.Series, now, 1)
 	if h.HasState() {
 		host.ConvergenceState, host.NumPortRules, host.StateKnown = h.ConvergenceState, h.NumPortRules, true
 	}
@@ -288,7 +308,7 @@ func (t *Tracker) host(k ClusterKey, c *Cluster, prio uint32, dedicated netip.Ad
 	}
 	c.Hosts = append(c.Hosts, Host{
 		Priority: prio, Dedicated: dedicated, MAC: src, MACs: [4]addr.MAC{src}, NumMACs: 1,
-		First: now, FirstFrame: n, Period: int64(DefaultPeriod),
+		First: now, FirstFrame: n, Period: int64(DefaultPeriod), Series: t.tl.NewSeries(timeline.HostHeartbeats),
 	})
 	return &c.Hosts[len(c.Hosts)-1]
 }
@@ -429,6 +449,7 @@ func (t *Tracker) gapEnded(k ClusterKey, h *Host, start, end int64, n uint64) {
 	h.Gaps++
 	h.LongestGap = max(h.LongestGap, end-start)
 	h.silent = false
+	t.tl.Record(timeline.Event{Kind: timeline.HostGap, Start: start, Time: end, Frame: n, Series: h.Series})
 	key := gapKey(k, h, start)
 	fix := gapRemedy(h, false)
 	msg := fmt.Sprintf("%s of cluster %v sent no heartbeat for %s (%s to %s), more than %d periods of %s: "+

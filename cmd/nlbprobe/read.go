@@ -49,6 +49,7 @@ func readFlagSet(stderr io.Writer, f *readFlags) *pflag.FlagSet {
 // analysisFlags are the flags read and watch share.
 type analysisFlags struct {
 	json     bool
+	html     string
 	vantage  string
 	clusters []string
 	failOn   string
@@ -56,6 +57,7 @@ type analysisFlags struct {
 
 func (a *analysisFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.json, "json", false, "print the report as one JSON document (its JSON Schema: analyze/report/schema/report.schema.json in the source)")
+	fs.StringVar(&a.html, "html", "", "also write the report as one self-contained HTML page to this file: the timeline of hosts, ARP bindings, flooding and IGMP with every finding (watch: rewritten every --interval and at the end)")
 	fs.StringVar(&a.vantage, "vantage", "span", "where the capture was taken: span (a mirror, or unknown: flooding judged from the control plane) or nonmember (a port with no NLB node: frames to cluster MACs prove flooding)")
 	fs.StringArrayVar(&a.clusters, "cluster", nil, "a cluster IP you expect to see (repeatable): reported if it leaves no trace")
 	fs.StringVar(&a.failOn, "fail-on", "error", "exit 1 when a finding is at least this severe: info, warning, error or none")
@@ -165,6 +167,12 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := writeReport(stdout, r, af.json); err != nil {
 		fmt.Fprintf(stderr, "nlbprobe read: write report: %v\n", err)
 		return exitUsage
+	}
+	if af.html != "" {
+		if err := writeHTMLFile(af.html, r); err != nil {
+			fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
+			return exitUsage
+		}
 	}
 	switch {
 	case readErr != nil:

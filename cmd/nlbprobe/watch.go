@@ -128,7 +128,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		// churn double the heap on top of them (the ring is extra).
 		debug.SetMemoryLimit(watchMemoryLimit)
 	}
-	w := &watcher{flags: wf, asJSON: af.json, stdout: stdout, stderr: stderr}
+	w := &watcher{flags: wf, asJSON: af.json, html: af.html, stdout: stdout, stderr: stderr}
 	w.out = newStreamer(stdout, stderr, af.json, wf.jsonStream, readBuildInfo().Version)
 	opts.OnFinding = w.onFinding
 	w.e = analyze.New(opts)
@@ -233,6 +233,7 @@ func evidenceNote(all bool) string {
 type watcher struct {
 	flags          watchFlags
 	asJSON         bool
+	html           string // --html: the page written every status interval and at the end
 	stdout, stderr io.Writer
 
 	live    *capture.Live
@@ -333,9 +334,7 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 		w.e.CheckStaticARP(staticNeighbors(ents))
 	}
 	r := w.e.Finish()
-	r.NLBProbeVersion = readBuildInfo().Version
-	r.Inputs = []analyze.Input{{Path: w.flags.iface, Format: "live (AF_PACKET TPACKET_V3)", LinkTypes: []string{"Ethernet"},
-		Snaplen: uint32(w.flags.snaplen), Frames: r.Stats.Frames}}
+	w.describe(r)
 	if w.ev != nil {
 		var ks *capture.LiveStats
 		if w.kerr == nil {
@@ -351,6 +350,12 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 	if err := w.out.report(r); err != nil {
 		fmt.Fprintf(w.stderr, "nlbprobe watch: write report: %v\n", err)
 		return exitUsage
+	}
+	if w.html != "" {
+		if err := writeHTMLFile(w.html, r); err != nil {
+			fmt.Fprintf(w.stderr, "nlbprobe watch: %v\n", err)
+			return exitUsage
+		}
 	}
 	reason, _ := w.reason.Load().(string)
 	if readErr != nil {
@@ -494,7 +499,24 @@ func (w *watcher) tick(now time.Time, neigh <-chan []capture.StaticNeighbour) {
 			snap = w.e.Snapshot()
 		}
 		w.out.status(w.status.line(snap, w.kstats, w.flags.iface, now))
+		if w.html != "" {
+			// The whole report, tables and timeline included: the page
+			// is the report so far, replaced at once.
+			r := w.e.Report()
+			w.describe(r)
+			if err := writeHTMLFile(w.html, r); err != nil {
+				fmt.Fprintf(w.stderr, "nlbprobe watch: %v\n", err)
+			}
+		}
 	}
+}
+
+// describe fills what the engine does not know of its report: the build
+// and the capture source.
+func (w *watcher) describe(r *analyze.Report) {
+	r.NLBProbeVersion = readBuildInfo().Version
+	r.Inputs = []analyze.Input{{Path: w.flags.iface, Format: "live (AF_PACKET TPACKET_V3)", LinkTypes: []string{"Ethernet"},
+		Snaplen: uint32(w.flags.snaplen), Frames: r.Stats.Frames}}
 }
 
 func (w *watcher) publish(r *analyze.Report, now time.Time) {

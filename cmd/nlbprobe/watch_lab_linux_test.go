@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -328,15 +329,33 @@ func TestWatchSnoopingByIPGroup(t *testing.T) {
 // TestWatchUnicastMode is lab 4: a unicast-mode cluster. The switch never
 // learns 02:bf:..., so it floods the client's frames to every port:
 // unicast-flooding at the client's rate, streamed as JSON while watch runs.
+// --html writes the page at each status interval while watch runs, and
+// again at the end.
 func TestWatchUnicastMode(t *testing.T) {
 	l := newNLBLab(t, labOptions{mode: addr.ModeUnicast})
-	watch := startWatch(t, l.probe, "-i", "eth0", "--vantage", "nonmember", "--json-stream", "--interval", "1s")
+	pageDir := t.TempDir()
+	page := filepath.Join(pageDir, "watch.html")
+	watch := startWatch(t, l.probe, "-i", "eth0", "--vantage", "nonmember", "--json-stream", "--interval", "1s", "--html", page)
 	td := startTcpdump(t, l.probe, "eth0", capture.FilterExpression)
 	l.runClientWindow(t)
-	// Streamed before the end: the finding is on stdout before Ctrl-C.
+	// Streamed before the end: the finding is on stdout before Ctrl-C,
+	// and the page is there.
 	streamed := watch.stdout.String()
+	during, err := os.ReadFile(page)
+	if err != nil {
+		t.Errorf("no HTML page while watch runs: %v", err)
+	}
 	code := watch.interrupt(t)
 	td.interrupt(t)
+	checkWatchPage(t, during, l.clusterMAC.String(), false)
+	final, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatalf("no HTML page after watch: %v", err)
+	}
+	checkWatchPage(t, final, l.clusterMAC.String(), true)
+	if ents, _ := os.ReadDir(pageDir); len(ents) != 1 {
+		t.Errorf("the page's folder holds %d files, want the page alone (no temporary file left)", len(ents))
+	}
 	checkContract(t, []string{"watch", "--json-stream"}, watch.stdout.String())
 	lines := strings.Split(strings.TrimSpace(watch.stdout.String()), "\n")
 	var types []string
@@ -377,6 +396,24 @@ func TestWatchUnicastMode(t *testing.T) {
 		t.Errorf("exit code %d, want 0", code)
 	}
 	compareWithTcpdump(t, r, td.tcpdumpCounts(t), 2)
+}
+
+// checkWatchPage checks a page watch --html wrote: whole (it ends its
+// document, as a rename of a complete file guarantees), with the two
+// hosts' lanes and, once traffic came, the flooding of the cluster MAC.
+func checkWatchPage(t *testing.T, page []byte, clusterMAC string, final bool) {
+	t.Helper()
+	s := string(page)
+	if !strings.HasSuffix(strings.TrimSpace(s), "</html>") {
+		t.Errorf("the page is cut short (final %v): %d bytes", final, len(s))
+		return
+	}
+	if n := strings.Count(s, `data-lane="host"`); n != 2 {
+		t.Errorf("%d host lanes (final %v), want 2", n, final)
+	}
+	if final && !strings.Contains(s, `data-lane="flood" data-mac="`+clusterMAC+`" data-verdict="flooding"`) {
+		t.Errorf("the final page has no flooding lane for %s", clusterMAC)
+	}
 }
 
 // TestWatchSpanPort is lab 5: the probe on a span (tc mirred) of node 1's
