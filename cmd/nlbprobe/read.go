@@ -176,10 +176,10 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case readErr != nil:
-		fmt.Fprintf(stderr, "nlbprobe read: %v (the report covers the %d frames before it)\n", readErr, r.Stats.Frames)
+		fmt.Fprintf(stderr, "nlbprobe read: %v (the report covers the %s before it)\n", readErr, finding.Plural(r.Stats.Frames, "frame", "frames"))
 		return exitUsage
 	case interrupted:
-		fmt.Fprintf(stderr, "nlbprobe read: interrupted: the report covers the first %d frames\n", r.Stats.Frames)
+		fmt.Fprintf(stderr, "nlbprobe read: interrupted: the report covers the first %s\n", finding.Plural(r.Stats.Frames, "frame", "frames"))
 	}
 	return exitFor(r, failOn)
 }
@@ -237,7 +237,8 @@ func noteFilter(stderr io.Writer, f *capture.Filter, passed uint64, inputs []cap
 	for _, in := range inputs {
 		read += in.Frames
 	}
-	fmt.Fprintf(stderr, "nlbprobe read: filter %q: %d of %d frames passed and were analyzed\n", f.Expr, passed, read)
+	fmt.Fprintf(stderr, "nlbprobe read: filter %q: %d of %s passed and %s analyzed\n", f.Expr, passed,
+		finding.Plural(read, "frame", "frames"), finding.Verb(passed, "was", "were"))
 	for _, err := range f.Errors() {
 		fmt.Fprintf(stderr, "nlbprobe read: warning: %v: its frames were skipped\n", err)
 	}
@@ -467,8 +468,8 @@ func noteInputs(e *analyze.Engine, inputs []capture.InputInfo) {
 		}
 		e.AddFinding(finding.Key{Kind: finding.CaptureFileTruncated, N: int64(i)}, finding.Finding{
 			Severity: finding.Warning, Subject: in.Path, Time: in.Last,
-			Message: fmt.Sprintf("%s %s %d (%s): the %d frames before it were analyzed, nothing after",
-				in.Path, what, in.BadRecord, in.Err, in.Frames),
+			Message: fmt.Sprintf("%s %s %d (%s): the %s before it %s analyzed, nothing after",
+				in.Path, what, in.BadRecord, in.Err, finding.Plural(in.Frames, "frame", "frames"), finding.Verb(in.Frames, "was", "were")),
 			Remedy:   "stop captures cleanly (Ctrl-C or -c/-G for tcpdump) and copy files after the capture ends",
 			Evidence: evidence,
 		})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"os"
@@ -303,6 +304,24 @@ func TestReadCutFile(t *testing.T) {
 	}
 	if !strings.Contains(f.Message, "ends in the middle of record") || len(f.Evidence) != 1 || f.Evidence[0] != r.Stats.Frames {
 		t.Errorf("finding %+v", f)
+	}
+}
+
+// TestReadCutAfterOneFrame: a file cut after its first record says so in
+// English ("the 1 frame before it was analyzed", not "1 frames ... were").
+func TestReadCutAfterOneFrame(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(moduleRoot(), "fixtures", "captures", "migration.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := 24 + 16 + int(binary.LittleEndian.Uint32(data[24+8:])) // file header, record header, its bytes
+	cut := filepath.Join(t.TempDir(), "one.pcap")
+	if err := os.WriteFile(cut, data[:first+10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, _ := nlbprobe(t, context.Background(), "read", "--fail-on", "none", cut)
+	if !strings.Contains(out, "the 1 frame before it was analyzed, nothing after") || !strings.Contains(out, "1 frame from") {
+		t.Errorf("report of a file cut after one frame:\n%s%s", out, stderr)
 	}
 }
 
