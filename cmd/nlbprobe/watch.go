@@ -362,11 +362,7 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 	fmt.Fprintf(w.stderr, "nlbprobe watch: stopped (%s) after %s: %d frames analyzed, kernel: %d received, %d dropped%s\n",
 		reason, time.Since(w.started).Round(time.Millisecond), r.Stats.Frames, w.kstats.Received, w.kstats.Dropped, mem)
 	if w.ev != nil {
-		fmt.Fprintf(w.stderr, "nlbprobe watch: wrote %d frames to %s\n", w.ev.w.Frames(), strings.Join(w.ev.w.Files(), ", "))
-		if w.ev.late > 0 {
-			fmt.Fprintf(w.stderr, "nlbprobe watch: %d evidence frames were left out of the file: frames captured after them "+
-				"were already written (the file stays in capture-time order)\n", w.ev.late)
-		}
+		w.ev.summary(w.stderr)
 	}
 	if readErr != nil {
 		fmt.Fprintf(w.stderr, "nlbprobe watch: %v (the report covers the frames before it)\n", readErr)
