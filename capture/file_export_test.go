@@ -125,3 +125,7 @@ func SetTcpdumpDirs(t testing.TB, dirs []string) {
 
 // AndPrograms is andPrograms, for tests.
 var AndPrograms = andPrograms
+
+// Size is the bytes the writer counts in its current file, what rotation
+// goes by.
+func (w *PcapngWriter) Size() int64 { return w.size }

@@ -37,7 +37,7 @@ type WriterConfig struct {
 
 // PcapngWriter writes frames to pcapng files that Wireshark and tshark
 // open, each frame with its nlbprobe frame number as the packet ID
-// (frame.packet_id in Wireshark) and an optional comment (frame.comment),
+// (frame.packet_id in Wireshark) and comments (frame.comment),
 // rotating to a new file by size. It buffers: Flush makes what was written
 // readable, Close finishes the files. It is not safe for concurrent use.
 type PcapngWriter struct {
@@ -52,6 +52,8 @@ type PcapngWriter struct {
 	// Frames counts the frames written, over all files.
 	frames  uint64
 	started time.Time
+	// comments is Write's buffer for the frame's comments.
+	comments []string
 }
 
 // CreateWriter creates the first file of cfg.Path, replacing one that is
@@ -104,10 +106,19 @@ func (w *PcapngWriter) open() error {
 	return nil
 }
 
+// maxCommentBytes bounds one comment: a pcapng option's length is 16
+// bits, and pcapgo writes a longer value whole under a wrapped length,
+// which corrupts the file.
+const maxCommentBytes = 4096
+
 // Write adds one frame: ci's Timestamp and Length, data as captured, frame
-// its nlbprobe frame number (0 for none), comment (may be empty) shown by
-// Wireshark with the frame.
-func (w *PcapngWriter) Write(ci gopacket.CaptureInfo, data []byte, frame uint64, comment string) error {
+// its nlbprobe frame number (0 for none), and comments, each an opt_comment
+// option of the frame's Enhanced Packet Block (empty ones are left out,
+// longer than maxCommentBytes cut). Wireshark shows every comment with the
+// frame, and its display filter frame.comment matches any of them (tshark
+// 4.0 -Y 'frame.comment contains "X"'); -T fields -e frame.comment lists
+// them separated by commas.
+func (w *PcapngWriter) Write(ci gopacket.CaptureInfo, data []byte, frame uint64, comments ...string) error {
 	if w.w == nil {
 		return errors.New("capture: pcapng writer is closed")
 	}
@@ -126,9 +137,21 @@ func (w *PcapngWriter) Write(ci gopacket.CaptureInfo, data []byte, frame uint64,
 		opts.PacketID = &frame
 		optLen += 4 + 8
 	}
-	if comment != "" {
-		opts.Comments = []string{comment}
-		optLen += 4 + (len(comment)+3)&^3
+	// The comments go through a slice the writer keeps, so that a frame
+	// without one costs no allocation here.
+	w.comments = w.comments[:0]
+	for _, c := range comments {
+		if c == "" {
+			continue
+		}
+		if len(c) > maxCommentBytes {
+			c = strings.ToValidUTF8(c[:maxCommentBytes], "")
+		}
+		w.comments = append(w.comments, c)
+		optLen += 4 + (len(c)+3)&^3
+	}
+	if len(w.comments) > 0 {
+		opts.Comments = w.comments
 	}
 	if optLen > 0 {
 		optLen += 4 // opt_endofopt

@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/capture"
@@ -164,5 +166,121 @@ func TestPcapngWriterTshark(t *testing.T) {
 	info, err := exec.Command("capinfos", path).CombinedOutput()
 	if err == nil && !strings.Contains(string(info), "Number of packets:   25") {
 		t.Errorf("capinfos:\n%s", info)
+	}
+}
+
+// TestPcapngWriterComments writes a frame with the comments of two
+// findings (one Enhanced Packet Block, two opt_comment options) and reads
+// it back with pcapgo's reader (the one capture's pcapng reader wraps) and
+// with tshark, whose frame.comment finds the frame under either finding.
+func TestPcapngWriterComments(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "evidence.pcapng")
+	w, err := capture.CreateWriter(capture.WriterConfig{Path: path, Interface: "eth0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	igmpMAC, _ := addr.ClusterMAC(addr.ModeIGMP, vip)
+	f := fixtures.Heartbeat{Priority: 1, Cluster: vip, Dedicated: nodeIP}.Frame(nodeMAC, igmpMAC)
+	// Beyond a pcapng option's 16-bit length: pcapgo would write it whole
+	// under a wrapped length, and the file would not read.
+	long := strings.Repeat("é", 40000)
+	written := []struct {
+		frame    uint64
+		comments []string
+		want     []string
+	}{
+		{1, []string{"evidence of multicast-flooding [x]", "evidence of heartbeat-gap [y]"}, []string{"evidence of multicast-flooding [x]", "evidence of heartbeat-gap [y]"}},
+		{2, []string{"after evidence of heartbeat-gap [y]"}, []string{"after evidence of heartbeat-gap [y]"}},
+		{3, nil, nil},
+		{4, []string{"", "evidence of heartbeat-gap [y]", ""}, []string{"evidence of heartbeat-gap [y]"}},
+		{5, []string{long}, []string{strings.Repeat("é", 2048)}},
+	}
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i, fr := range written {
+		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(f), Length: len(f)}
+		if err := w.Write(ci, f, fr.frame, fr.comments...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Size() != st.Size() {
+		t.Errorf("writer counts %d bytes, the file has %d", w.Size(), st.Size())
+	}
+
+	// pcapgo: the comments of each frame, in order.
+	file, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	r, err := pcapgo.NewNgReader(file, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fr := range written {
+		data, _, opts, err := r.ReadPacketDataWithOptions()
+		if err != nil {
+			t.Fatalf("frame %d: %v", fr.frame, err)
+		}
+		if opts.PacketID == nil || *opts.PacketID != fr.frame || string(data) != string(f) {
+			t.Errorf("frame %d read back as packet ID %v, %d bytes", fr.frame, opts.PacketID, len(data))
+		}
+		if !slices.Equal(opts.Comments, fr.want) {
+			t.Errorf("frame %d comments %q, want %q", fr.frame, opts.Comments, fr.want)
+		}
+	}
+	if _, _, err := r.ReadPacketData(); !errors.Is(err, io.EOF) {
+		t.Errorf("after the frames: %v, want EOF", err)
+	}
+	// capture's reader reads the file whole.
+	src, err := capture.OpenFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var p capture.Packet
+	n := 0
+	for src.Next(&p) == nil {
+		n++
+	}
+	if n != len(written) {
+		t.Errorf("capture's reader read %d frames, want %d", n, len(written))
+	}
+
+	// tshark: frame.comment matches any of a frame's comments.
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: tshark is needed to read the comments back")
+		}
+		t.Log("tshark not installed: its half of the check is skipped")
+		return
+	}
+	for filter, want := range map[string]string{
+		`frame.comment contains "heartbeat-gap"`:           "1 2 4",
+		`frame.comment contains "multicast-flooding"`:      "1",
+		`frame.comment == "evidence of heartbeat-gap [y]"`: "1 4",
+		`!frame.comment`: "3",
+	} {
+		out, err := exec.Command(tshark, "-r", path, "-Y", filter, "-T", "fields", "-e", "frame.packet_id").Output()
+		if err != nil {
+			t.Fatalf("tshark -Y %s: %v", filter, err)
+		}
+		if got := strings.Join(strings.Fields(string(out)), " "); got != want {
+			t.Errorf("tshark -Y '%s' finds frames %q, want %q", filter, got, want)
+		}
+	}
+	out, err := exec.Command(tshark, "-r", path, "-Y", "frame.packet_id == 1", "-T", "fields", "-e", "frame.comment").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(string(out)), "evidence of multicast-flooding [x],evidence of heartbeat-gap [y]"; got != want {
+		t.Errorf("tshark lists frame 1's comments as %q, want %q", got, want)
 	}
 }

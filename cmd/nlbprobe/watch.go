@@ -369,12 +369,7 @@ func (w *watcher) run(ctx context.Context, failOn *finding.Severity) int {
 		reason, time.Since(w.started).Round(time.Millisecond), finding.Plural(r.Stats.Frames, "frame", "frames"),
 		w.kstats.Received, w.kstats.Dropped, mem)
 	if w.ev != nil {
-		fmt.Fprintf(w.stderr, "nlbprobe watch: wrote %s to %s\n", finding.Plural(w.ev.w.Frames(), "frame", "frames"),
-			strings.Join(w.ev.w.Files(), ", "))
-		if w.ev.late > 0 {
-			fmt.Fprintf(w.stderr, "nlbprobe watch: %s left out of the file: frames captured after them "+
-				"were already written (the file stays in capture-time order)\n", finding.Plural(w.ev.late, "evidence frame was", "evidence frames were"))
-		}
+		w.ev.summary(w.stderr)
 	}
 	if readErr != nil {
 		fmt.Fprintf(w.stderr, "nlbprobe watch: %v (the report covers the frames before it)\n", readErr)

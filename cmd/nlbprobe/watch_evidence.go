@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -22,9 +23,12 @@ import (
 // finding's evidence frames and the latest frames about its addresses, and
 // then follows the addresses: the next followBudget frames that carry one
 // of them are written as they arrive. Each frame is written once, with its
-// nlbprobe frame number as the pcapng packet ID and a comment naming the
-// finding. So the file holds what backs each finding, and what happened
-// right after, without the bulk of a flood.
+// nlbprobe frame number as the pcapng packet ID and a comment for each
+// finding it was chosen for (one per finding: an update of a finding adds
+// none to a frame chosen for it before; at most maxComments, then "+K
+// more"), so that Wireshark's frame.comment finds a frame under every
+// finding it backs. So the file holds what backs each finding, and what
+// happened right after, without the bulk of a flood.
 //
 // The file is in capture-time order (issue 16 item 8: a finding raised
 // later wrote its older evidence after frames already written, and tshark
@@ -34,6 +38,8 @@ import (
 // evidenceDelay old, or at the end. A frame chosen after frames captured
 // later were already written (evidence older than evidenceDelay, on a
 // port so quiet that the ring still holds it) is left out and counted.
+// Likewise a frame already written cannot take the comment of a finding
+// raised later: that is counted too (lateComments).
 const (
 	ringFrames    = 4096     // recent frames kept
 	ringBytes     = 16 << 10 // bytes kept of each frame in the ring
@@ -44,19 +50,41 @@ const (
 	// written, so that a finding raised a little later can still add it
 	// in order: the file lags this much behind the capture.
 	evidenceDelay = 10 * time.Second
+	// maxComments is how many findings' comments a frame is written with;
+	// the others are counted in a last comment "+K more findings".
+	maxComments = 8
+	// maxNotes is how many findings a frame remembers, so that one noting
+	// it again (an update) is not counted twice; beyond it they are only
+	// counted.
+	maxNotes = 64
 )
 
 type ringFrame struct {
 	n    uint64
 	ci   gopacket.CaptureInfo
 	data []byte
-	// comment is set when the frame is to be written (marked): why.
-	comment string
+	// notes are the findings the frame was chosen for, in the order they
+	// chose it: a frame with notes is written (marked). They stay after
+	// the frame is passed to the file, until the slot is reused, to tell
+	// what the file has of it.
+	notes []note
+	// unnoted counts the findings that chose the frame beyond maxNotes.
+	unnoted int
+}
+
+// note is one finding's comment on a frame.
+type note struct {
+	key      string // the finding: "KIND [SUBJECT]"
+	text     string // the comment
+	evidence bool   // the frame is the finding's evidence, not context
 }
 
 // subject is what a finding is about, for matching frames.
 type subject struct {
-	label  string // comment for the frames written for it
+	key    string // the finding: "KIND [SUBJECT]", the same for its updates
+	label  string // comment for its evidence frames
+	before string // comment for the frames about it before it was raised
+	after  string // comment for the frames about it after it was raised
 	macs   []addr.MAC
 	ips    []netip.Addr
 	budget int // frames still to follow
@@ -82,6 +110,11 @@ type evidenceWriter struct {
 	// late counts evidence frames left out because frames captured after
 	// them were already in the file.
 	late uint64
+	// lateComments counts evidence frames in the file without the comment
+	// of a finding that chose them after they were written.
+	lateComments uint64
+	// comments is emit's buffer for a frame's comments.
+	comments []string
 }
 
 func newEvidenceWriter(w *capture.PcapngWriter, all bool) *evidenceWriter {
@@ -96,7 +129,7 @@ func newEvidenceWriter(w *capture.PcapngWriter, all bool) *evidenceWriter {
 // it raises can cite it) or, with all, writes it.
 func (ev *evidenceWriter) keep(p *capture.Packet) {
 	if ev.all {
-		ev.write(p.Info, p.Data, p.Frame, "")
+		ev.write(p.Info, p.Data, p.Frame)
 		return
 	}
 	r := &ev.ring[ev.head]
@@ -105,7 +138,7 @@ func (ev *evidenceWriter) keep(p *capture.Packet) {
 		ev.emit(r) // the oldest frame leaves the ring
 	}
 	data := p.Data[:min(len(p.Data), ringBytes)]
-	r.n, r.ci, r.comment = p.Frame, p.Info, ""
+	r.n, r.ci, r.notes, r.unnoted = p.Frame, p.Info, r.notes[:0], 0
 	r.ci.CaptureLength = len(data)
 	r.ci.AncillaryData = nil
 	r.data = append(r.data[:0], data...)
@@ -117,20 +150,23 @@ func (ev *evidenceWriter) noteFinding(f *finding.Finding, isNew bool) {
 	if ev.all {
 		return
 	}
-	verb := "evidence of"
+	verb := "evidence of "
 	if !isNew {
-		verb = "update of"
+		verb = "update of "
 	}
+	key := fmt.Sprintf("%s [%s]", f.Kind, f.Subject)
+	label := verb + key
 	ev.pending = append(ev.pending, subject{
-		label: fmt.Sprintf("%s %s [%s]", verb, f.Kind, f.Subject),
-		macs:  slices.Clone(f.MACs), ips: slices.Clone(f.IPs), budget: followBudget,
+		key: key, label: label, before: "before " + label, after: "after " + label,
+		macs: slices.Clone(f.MACs), ips: slices.Clone(f.IPs), budget: followBudget,
 	})
 	ev.evid = append(ev.evid, slices.Clone(f.Evidence))
 }
 
 // after runs after each frame (p) or idle poll (nil): it writes the
 // evidence of the findings just raised, then the frame itself if it is
-// about a followed subject.
+// about followed subjects, with a comment for each (a subject's budget is
+// spent on the frames it adds a comment to).
 func (ev *evidenceWriter) after(p *capture.Packet) {
 	if ev.all {
 		return
@@ -142,15 +178,13 @@ func (ev *evidenceWriter) after(p *capture.Packet) {
 		return
 	}
 	slot := &ev.ring[(ev.head+len(ev.ring)-1)%len(ev.ring)]
-	if slot.comment != "" || slot.n != p.Frame {
+	if slot.n != p.Frame {
 		return
 	}
 	for i := range ev.follow {
 		s := &ev.follow[i]
-		if s.budget > 0 && matches(slot.data, s) {
+		if s.budget > 0 && matches(slot.data, s) && ev.mark(slot, s, s.after, false) {
 			s.budget--
-			ev.mark(slot, "after "+s.label, false)
-			return
 		}
 	}
 }
@@ -158,25 +192,26 @@ func (ev *evidenceWriter) after(p *capture.Packet) {
 // flushPending writes the evidence of the pending findings from the ring
 // and starts following their subjects.
 func (ev *evidenceWriter) flushPending() {
-	for i, s := range ev.pending {
+	for i := range ev.pending {
+		s := &ev.pending[i]
 		want := map[uint64]bool{}
 		for _, n := range ev.evid[i] {
 			want[n] = true
 		}
 		// Oldest first: the evidence frames, and the latest frames about
-		// the subject.
+		// the subject (whatever other findings chose them for).
 		var about []int
 		for k := range ev.ring {
 			j := (ev.head + k) % len(ev.ring)
 			r := &ev.ring[j]
-			if r.n == 0 || r.comment != "" {
+			if r.n == 0 {
 				continue
 			}
 			if want[r.n] {
-				ev.mark(r, s.label, true)
+				ev.mark(r, s, s.label, true)
 				continue
 			}
-			if r.n > ev.emitted && (len(s.macs) > 0 || len(s.ips) > 0) && matches(r.data, &s) {
+			if r.n > ev.emitted && (len(s.macs) > 0 || len(s.ips) > 0) && matches(r.data, s) {
 				about = append(about, j)
 			}
 		}
@@ -184,15 +219,15 @@ func (ev *evidenceWriter) flushPending() {
 			about = about[len(about)-contextFrames:]
 		}
 		for _, j := range about {
-			if r := &ev.ring[j]; r.comment == "" {
-				ev.mark(r, "before "+s.label, false)
-			}
+			ev.mark(&ev.ring[j], s, s.before, false)
 		}
 		if len(s.macs) > 0 || len(s.ips) > 0 {
+			// An update follows anew what its finding followed.
+			ev.follow = slices.DeleteFunc(ev.follow, func(f subject) bool { return f.key == s.key })
 			if len(ev.follow) >= followMax {
 				ev.follow = ev.follow[1:]
 			}
-			ev.follow = append(ev.follow, s)
+			ev.follow = append(ev.follow, *s)
 		}
 	}
 	ev.pending, ev.evid = ev.pending[:0], ev.evid[:0]
@@ -200,24 +235,55 @@ func (ev *evidenceWriter) flushPending() {
 	ev.follow = slices.DeleteFunc(ev.follow, func(s subject) bool { return s.budget <= 0 })
 }
 
-// mark chooses the frame in r to be written, with comment, unless frames
-// captured after it are already in the file; evidence that cannot be
-// written counts as late.
-func (ev *evidenceWriter) mark(r *ringFrame, comment string, evidence bool) {
+// mark chooses the frame in r to be written with the comment text for
+// finding s, and reports whether it added the comment: not when s already
+// chose the frame (an evidence comment replaces a context one), nor when
+// frames captured after it are already in the file. Evidence that came too
+// late counts: as left out when the file lacks the frame, as without its
+// comment when the frame was written for other findings.
+func (ev *evidenceWriter) mark(r *ringFrame, s *subject, text string, evidence bool) bool {
+	i := slices.IndexFunc(r.notes, func(n note) bool { return n.key == s.key })
 	if r.n <= ev.emitted {
-		if evidence {
+		switch {
+		case !evidence || i >= 0: // nothing lost: the file names the finding with the frame
+		case len(r.notes) > 0:
+			ev.lateComments++
+		default:
 			ev.late++
 		}
-		return
+		return false
 	}
-	r.comment = comment
+	switch {
+	case i >= 0:
+		if evidence && !r.notes[i].evidence {
+			r.notes[i] = note{key: s.key, text: text, evidence: true}
+		}
+		return false
+	case len(r.notes) < maxNotes:
+		r.notes = append(r.notes, note{key: s.key, text: text, evidence: evidence})
+	default:
+		r.unnoted++
+	}
+	return true
 }
 
 // emit passes the frame in r, the oldest not yet passed, to the file:
-// written if it was marked.
+// written if it was marked, with its evidence comments first, at most
+// maxComments of them and then one counting the others.
 func (ev *evidenceWriter) emit(r *ringFrame) {
-	if r.comment != "" {
-		ev.write(r.ci, r.data, r.n, r.comment)
+	if len(r.notes) > 0 {
+		ev.comments = ev.comments[:0]
+		for _, evidence := range []bool{true, false} {
+			for _, n := range r.notes {
+				if n.evidence == evidence && len(ev.comments) < maxComments {
+					ev.comments = append(ev.comments, n.text)
+				}
+			}
+		}
+		if more := len(r.notes) + r.unnoted - len(ev.comments); more > 0 {
+			ev.comments = append(ev.comments, fmt.Sprintf("+%d more findings", more))
+		}
+		ev.write(r.ci, r.data, r.n, ev.comments...)
 	}
 	ev.emitted = r.n
 }
@@ -240,11 +306,11 @@ func (ev *evidenceWriter) emitUntil(t time.Time) {
 	}
 }
 
-func (ev *evidenceWriter) write(ci gopacket.CaptureInfo, data []byte, n uint64, comment string) {
+func (ev *evidenceWriter) write(ci gopacket.CaptureInfo, data []byte, n uint64, comments ...string) {
 	if ev.err != nil {
 		return
 	}
-	ev.err = ev.w.Write(ci, data, n, comment)
+	ev.err = ev.w.Write(ci, data, n, comments...)
 }
 
 // flush writes the marked frames captured evidenceDelay before now and
@@ -269,6 +335,22 @@ func (ev *evidenceWriter) close(stats *capture.LiveStats) error {
 		return ev.err
 	}
 	return err
+}
+
+// summary says on stderr what was written, and what evidence came too late
+// for the file.
+func (ev *evidenceWriter) summary(stderr io.Writer) {
+	fmt.Fprintf(stderr, "nlbprobe watch: wrote %s to %s\n", finding.Plural(ev.w.Frames(), "frame", "frames"),
+		strings.Join(ev.w.Files(), ", "))
+	if ev.late > 0 {
+		fmt.Fprintf(stderr, "nlbprobe watch: %s left out of the file: frames captured after them "+
+			"were already written (the file stays in capture-time order)\n",
+			finding.Plural(ev.late, "evidence frame was", "evidence frames were"))
+	}
+	if ev.lateComments > 0 {
+		fmt.Fprintf(stderr, "nlbprobe watch: %s in the file without the comment of a finding "+
+			"raised after they were written\n", finding.Plural(ev.lateComments, "evidence frame is", "evidence frames are"))
+	}
 }
 
 // matches reports whether an Ethernet frame (tags in place) carries one of

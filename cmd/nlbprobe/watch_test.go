@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
@@ -553,5 +555,181 @@ func TestEvidenceWriterTimeOrder(t *testing.T) {
 			t.Errorf("frame at %v after one at %v", p.Info.Timestamp, last)
 		}
 		last = p.Info.Timestamp
+	}
+}
+
+// comments reads the evidence file back with pcapgo's reader (the one
+// capture's pcapng reader wraps): the frame numbers (packet IDs) in file
+// order and each frame's comments.
+func (h *evidenceHarness) comments(t *testing.T) (ids []uint64, comments map[uint64][]string) {
+	t.Helper()
+	if err := h.ev.close(nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comments = map[uint64][]string{}
+	for {
+		_, _, opts, err := r.ReadPacketDataWithOptions()
+		if errors.Is(err, io.EOF) {
+			return ids, comments
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opts.PacketID == nil {
+			t.Fatal("a frame without its packet ID")
+		}
+		ids = append(ids, *opts.PacketID)
+		comments[*opts.PacketID] = opts.Comments
+	}
+}
+
+// TestEvidenceWriterCommentsEveryFinding checks a frame that backs several
+// findings carries the comment of each (it carried only the first one's,
+// and tshark's frame.comment did not find it under the others): evidence
+// comments first, one per finding however often it is updated, at most
+// maxComments and then a count; and that a finding raised after a frame
+// was written, which cannot comment it any more, is counted.
+func TestEvidenceWriterCommentsEveryFinding(t *testing.T) {
+	h := newEvidenceHarness(t)
+	macA := addr.MAC{0x03, 0xbf, 0, 0, 0, 1}
+	other := addr.MAC{0x00, 0x15, 0x5d, 0, 0, 9}
+	frameTo := func(dst addr.MAC, n uint64) []byte {
+		f := fixtures.Client{SrcIP: netip.MustParseAddr("172.31.3.50"), DstIP: netip.MustParseAddr("172.31.3.9"),
+			SrcPort: 1, DstPort: 7, Proto: fixtures.ClientUDP, Length: 100}.Frame(other, dst)
+		f[len(f)-2], f[len(f)-1] = byte(n>>8), byte(n)
+		return f
+	}
+	note := func(kind finding.Kind, subject string, isNew bool, macs []addr.MAC, evidence ...uint64) func() {
+		return func() {
+			h.ev.noteFinding(&finding.Finding{Kind: kind, Subject: subject, Evidence: evidence, MACs: macs}, isNew)
+		}
+	}
+	floodA := []addr.MAC{macA}
+	raise := map[uint64]func(){
+		// A is about macA: frame 20 follows it.
+		10: note(finding.MulticastFlooding, "a", true, floodA, 5, 10),
+		// B cites frame 5 too.
+		20: note(finding.HeartbeatGap, "b", true, nil, 5, 20),
+		// A's update cites frame 5 again and has frames 10 and 20 as
+		// context: none gets a second comment of A.
+		30: note(finding.MulticastFlooding, "a", false, floodA, 5, 30),
+		40: func() {
+			for i := range maxComments + 2 {
+				note(finding.HeartbeatGap, fmt.Sprintf("host %d", i), true, nil, 40)()
+			}
+		},
+	}
+	for i := uint64(1); i <= 40; i++ {
+		dst := other
+		if i%10 == 0 {
+			dst = macA
+		}
+		if i == 40 {
+			dst = other
+		}
+		h.frame(frameTo(dst, i), raise[i])
+	}
+	// Everything leaves the ring for the file; then C cites frame 5
+	// (written, for A and B) and frame 6 (not written), and B's update
+	// cites frame 5, which already carries B's comment.
+	h.ev.flush(time.Unix(1700000000, 0).Add(time.Hour), io.Discard)
+	h.frame(frameTo(other, 41), func() {
+		note(finding.UnicastFlooding, "c", true, nil, 5, 6, 41)()
+		note(finding.HeartbeatGap, "b", false, nil, 5)()
+	})
+	ids, comments := h.comments(t)
+
+	var host []string
+	for i := range maxComments {
+		host = append(host, fmt.Sprintf("evidence of heartbeat-gap [host %d]", i))
+	}
+	want := map[uint64][]string{
+		5:  {"evidence of multicast-flooding [a]", "evidence of heartbeat-gap [b]"},
+		10: {"evidence of multicast-flooding [a]"},
+		20: {"evidence of heartbeat-gap [b]", "after evidence of multicast-flooding [a]"},
+		30: {"update of multicast-flooding [a]"},
+		40: append(host, "+2 more findings"),
+		41: {"evidence of unicast-flooding [c]"},
+	}
+	if fmt.Sprint(ids) != "[5 10 20 30 40 41]" {
+		t.Errorf("frames written %v, want 5 10 20 30 40 41", ids)
+	}
+	for n, w := range want {
+		if !slices.Equal(comments[n], w) {
+			t.Errorf("frame %d comments %q\nwant %q", n, comments[n], w)
+		}
+	}
+	if h.ev.late != 1 || h.ev.lateComments != 1 {
+		t.Errorf("late: %d frames left out, %d without a comment; want 1 (frame 6), 1 (frame 5 for c)", h.ev.late, h.ev.lateComments)
+	}
+	var stderr strings.Builder
+	h.ev.summary(&stderr)
+	for _, w := range []string{"wrote 6 frames to " + h.path, "1 evidence frames were left out of the file",
+		"1 evidence frames are in the file without the comment of a finding raised after they were written"} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("summary lacks %q:\n%s", w, stderr.String())
+		}
+	}
+
+	// What an admin runs: tshark finds a frame under each of its findings.
+	if _, err := exec.LookPath("tshark"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: tshark is needed")
+		}
+		t.Log("tshark not installed: its half of the check is skipped")
+		return
+	}
+	for filter, want := range map[string]string{
+		`frame.comment contains "heartbeat-gap"`:      "5 20 40",
+		`frame.comment contains "multicast-flooding"`: "5 10 20 30",
+	} {
+		out, err := exec.Command("tshark", "-r", h.path, "-Y", filter, "-T", "fields", "-e", "frame.packet_id").Output()
+		if err != nil {
+			t.Fatalf("tshark -Y %s: %v", filter, err)
+		}
+		if got := strings.Join(strings.Fields(string(out)), " "); got != want {
+			t.Errorf("tshark -Y '%s' finds frames %q, want %q", filter, got, want)
+		}
+	}
+}
+
+// TestEvidenceWriterAllocs: a frame that is no evidence costs the evidence
+// writer no allocation, while findings' subjects are followed.
+func TestEvidenceWriterAllocs(t *testing.T) {
+	h := newEvidenceHarness(t)
+	macA := addr.MAC{0x03, 0xbf, 0, 0, 0, 1}
+	other := addr.MAC{0x00, 0x15, 0x5d, 0, 0, 9}
+	client := fixtures.Client{SrcIP: netip.MustParseAddr("172.31.3.50"), DstIP: netip.MustParseAddr("172.31.3.9"),
+		SrcPort: 1, DstPort: 7, Proto: fixtures.ClientUDP, Length: 100}
+	h.frame(client.Frame(other, macA), func() {
+		h.ev.noteFinding(&finding.Finding{Kind: finding.MulticastFlooding, Subject: "a", Evidence: []uint64{1},
+			MACs: []addr.MAC{macA}, IPs: []netip.Addr{netip.MustParseAddr("172.31.3.232")}}, true)
+	})
+	data := client.Frame(other, other)
+	// Once round the ring, so that the evidence frame has left it.
+	for range ringFrames {
+		h.frame(data, nil)
+	}
+	if len(h.ev.follow) != 1 {
+		t.Fatalf("following %d subjects, want 1", len(h.ev.follow))
+	}
+	p := capture.Packet{Data: data, LinkType: layers.LinkTypeEthernet,
+		Info: gopacket.CaptureInfo{Timestamp: time.Unix(1700001000, 0), CaptureLength: len(data), Length: len(data)}}
+	if allocs := testing.AllocsPerRun(5000, func() {
+		h.n++
+		p.Frame = h.n
+		h.ev.keep(&p)
+		h.ev.after(&p)
+	}); allocs != 0 {
+		t.Errorf("%v allocations per frame that is no evidence, want 0", allocs)
 	}
 }
