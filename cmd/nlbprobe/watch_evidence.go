@@ -348,8 +348,8 @@ func (ev *evidenceWriter) summary(stderr io.Writer) {
 			finding.Plural(ev.late, "evidence frame was", "evidence frames were"))
 	}
 	if ev.lateComments > 0 {
-		fmt.Fprintf(stderr, "nlbprobe watch: %s in the file without the comment of a finding "+
-			"raised after they were written\n", finding.Plural(ev.lateComments, "evidence frame is", "evidence frames are"))
+		fmt.Fprintf(stderr, "nlbprobe watch: %s in the file without the comment of a finding raised after %s written\n",
+			finding.Plural(ev.lateComments, "evidence frame is", "evidence frames are"), finding.Verb(ev.lateComments, "it was", "they were"))
 	}
 }
 

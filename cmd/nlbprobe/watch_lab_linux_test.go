@@ -189,7 +189,7 @@ func TestWatchNonMemberPortFlooded(t *testing.T) {
 
 	// The evidence file: tshark reads it, it holds as many frames as watch
 	// says it wrote, and the flooding finding's evidence frames are in it.
-	m := regexp.MustCompile(`wrote (\d+) frames to (\S+)`).FindStringSubmatch(watch.stderr.String())
+	m := regexp.MustCompile(`wrote (\d+) frames? to (\S+)`).FindStringSubmatch(watch.stderr.String())
 	if m == nil || m[2] != evidence {
 		t.Fatalf("watch did not say what it wrote:\n%s", watch.stderr.String())
 	}

@@ -673,8 +673,8 @@ func TestEvidenceWriterCommentsEveryFinding(t *testing.T) {
 	}
 	var stderr strings.Builder
 	h.ev.summary(&stderr)
-	for _, w := range []string{"wrote 6 frames to " + h.path, "1 evidence frames were left out of the file",
-		"1 evidence frames are in the file without the comment of a finding raised after they were written"} {
+	for _, w := range []string{"wrote 6 frames to " + h.path, "1 evidence frame was left out of the file",
+		"1 evidence frame is in the file without the comment of a finding raised after it was written"} {
 		if !strings.Contains(stderr.String(), w) {
 			t.Errorf("summary lacks %q:\n%s", w, stderr.String())
 		}
