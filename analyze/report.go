@@ -231,7 +231,8 @@ func (e *Engine) evictions() Evictions {
 }
 
 // report builds the report; withTables adds the ARP bindings and the IGMP
-// tables, the large part that a status line does without.
+// groups, the large part that a status line does without. The queriers are
+// always in: the metrics need them to tell whether a VLAN's querier came back.
 func (e *Engine) report(withTables bool) *Report {
 	r := &Report{Tool: "nlbprobe", Vantage: e.opts.Vantage}
 	r.Stats = e.stats
@@ -244,8 +245,9 @@ func (e *Engine) report(withTables bool) *Report {
 	r.Clusters = e.clusterReports()
 	if withTables {
 		r.Bindings = e.bindingReports()
-		r.IGMPGroups, r.Queriers = e.igmpReports()
+		r.IGMPGroups = e.igmpGroupReports()
 	}
+	r.Queriers = e.querierReports()
 	r.Flood = e.floodReports()
 	r.Findings = e.store.Findings()
 	return r
@@ -372,7 +374,7 @@ func (e *Engine) bindingNote(vlan frame.VLAN, ip netip.Addr, mac addr.MAC) strin
 	return fmt.Sprintf("%s cluster MAC of %s, another IP", mode, embedded(f))
 }
 
-func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
+func (e *Engine) igmpGroupReports() []IGMPGroup {
 	type gk struct {
 		vlan  frame.VLAN
 		group [4]byte
@@ -407,6 +409,12 @@ func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
 	slices.SortFunc(outG, func(a, b IGMPGroup) int {
 		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.Group.Compare(b.Group))
 	})
+	return outG
+}
+
+// querierReports lists the IGMP queriers: a few per VLAN at most, cheap
+// enough for every snapshot.
+func (e *Engine) querierReports() []Querier {
 	outQ := []Querier{}
 	for k, q := range e.igmp.Queriers() {
 		maxResp := float64(q.MaxResp) / 10
@@ -422,7 +430,7 @@ func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
 	slices.SortFunc(outQ, func(a, b Querier) int {
 		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.IP.Compare(b.IP))
 	})
-	return outG, outQ
+	return outQ
 }
 
 func (e *Engine) floodReports() []Flood {
