@@ -30,7 +30,9 @@ const (
 // things for and asserts through Prometheus' API that they fire and
 // resolve: with the promtool cases, every alert of the rules file must be
 // proven by one or the other (TestFleetRulesCovered).
-var fleetLabAlerts []string
+var fleetLabAlerts = []string{
+	"NLBClusterHostsBelowPeak", "NLBClusterMACFlooding", "NLBHostSilent", "NLBProbeDown", "NLBStaticARPStale",
+}
 
 // mtuMetricNames are the series `nlbprobe mtu --every --metrics-listen`
 // and --textfile serve (the lead's shared decisions).
