@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,7 +130,10 @@ func TestFleetLab(t *testing.T) {
 	}
 	probeA := startWatch(t, l.probe, probeArgs("eth0", "nonmember", fleetProbeA)...)
 	startWatch(t, l.probe, probeArgs("eth1", "span", fleetProbeB)...)
-	prom := startPrometheus(t, l.probe, fleetLabRules(t), map[string][]string{"nlbprobe-watch": {fleetProbeA, fleetProbeB}})
+	// The README's configuration, with the lab's targets, intervals and
+	// copy of the rules.
+	prom := startPrometheus(t, l.probe, fleetScrapeConfig(t, fleetLabRules(t),
+		map[string][]string{"nlbprobe-watch": {fleetProbeA, fleetProbeB}}, time.Second))
 	// The nodes join first and answer a query or two before they
 	// heartbeat: B's verdict on the cluster MAC needs every host's report
 	// and the querier, and a heartbeat ahead of its host's report is
@@ -232,20 +234,15 @@ type promServer struct {
 	client *http.Client
 }
 
-// startPrometheus runs Prometheus in ns, listening on the namespace's
-// loopback only, with storage in a temporary directory, scraping the
-// targets of each job every second and evaluating rules every second. It is
-// stopped (and its storage removed) when the test ends, also on failure.
-func startPrometheus(t *testing.T, ns *netlab.NS, rules string, jobs map[string][]string) *promServer {
+// startPrometheus runs Prometheus in ns with the configuration cfg,
+// listening on the namespace's loopback only, with storage in a temporary
+// directory. It is stopped (and its storage removed) when the test ends,
+// also on failure.
+func startPrometheus(t *testing.T, ns *netlab.NS, cfg []byte) *promServer {
 	t.Helper()
 	dir := t.TempDir()
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nrule_files:\n  - %q\nscrape_configs:\n", rules)
-	for _, job := range slices.Sorted(maps.Keys(jobs)) {
-		fmt.Fprintf(&cfg, "  - job_name: %q\n    static_configs:\n      - targets: [%s]\n", job, quoteAll(jobs[job]))
-	}
 	config := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(config, []byte(cfg.String()), 0o644); err != nil {
+	if err := os.WriteFile(config, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	storage := filepath.Join(dir, "data")
@@ -259,18 +256,10 @@ func startPrometheus(t *testing.T, ns *netlab.NS, rules string, jobs map[string]
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("prometheus log:\n%s", tail(p.proc.stderr.String(), 3000))
+			t.Logf("prometheus configuration:\n%s\nprometheus log:\n%s", cfg, tail(p.proc.stderr.String(), 3000))
 		}
 	})
 	return p
-}
-
-func quoteAll(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = strconv.Quote(s)
-	}
-	return strings.Join(q, ", ")
 }
 
 func tail(s string, n int) string {
