@@ -41,7 +41,9 @@ import (
 const (
 	fleetProbeA    = "127.0.0.1:9716" // watch on the nonmember port
 	fleetProbeB    = "127.0.0.1:9717" // watch on the ordinary port
+	fleetProbeMTU  = "127.0.0.1:9718" // mtu --every towards the server
 	fleetPromAddr  = "127.0.0.1:9090"
+	fleetMTUTarget = "10.0.2.2"
 	fleetLabFor    = "3s" // every `for:` in the lab's copy of the rules
 	fleetLabWindow = "5s" // every range window in it
 )
@@ -83,6 +85,12 @@ var fleetLabFaults = []fleetLabAlert{
 	// A static ARP entry left from multicast mode on probe B's NIC.
 	{name: "NLBStaticARPStale", labels: map[string]string{"instance": fleetProbeB, "ip": labVIP, "mac": fleetOldMAC.String(), "interface": "eth1"},
 		text: []string{"ip neigh replace " + labVIP}},
+	// The router's link to the server drops to 1400 and its ICMP
+	// "fragmentation needed" is filtered.
+	{name: "NLBPathMTUBlackhole", labels: map[string]string{"instance": fleetProbeMTU, "job": "nlbprobe-mtu", "target": fleetMTUTarget},
+		text: []string{"nlbprobe mtu " + fleetMTUTarget}},
+	{name: "NLBPathMTUBelowExpected", labels: map[string]string{"instance": fleetProbeMTU, "target": fleetMTUTarget, "address": fleetMTUTarget},
+		text: []string{"is 1400 bytes, less than the 1500 bytes the sweep expects"}},
 }
 
 // fleetLabProbeDown is the last fault: probe A stops.
@@ -108,6 +116,7 @@ func TestFleetLabAlertsListed(t *testing.T) {
 func TestFleetLab(t *testing.T) {
 	netlab.RequireTool(t, "prometheus")
 	netlab.RequireTool(t, "promtool")
+	netlab.RequireTool(t, "nft")
 	started := time.Now()
 	l := newNLBLab(t, labOptions{mode: addr.ModeIGMP})
 	// The probe host's second NIC, on an ordinary port of the switch.
@@ -118,6 +127,18 @@ func TestFleetLab(t *testing.T) {
 	// Probe A's port gets no unknown multicast (the seed setup's static
 	// group keeps the cluster's frames to the nodes' ports).
 	l.sw.BridgePort("p-probe", "mcast_flood", "off")
+	// The probe host's third NIC, on a routed path to a server (a
+	// migration network): probe up0 - router - server, 1500 all along.
+	router, server := l.lab.Namespace("router"), l.lab.Namespace("server")
+	l.lab.Veth(l.probe, "up0", router, "eth0")
+	l.lab.Veth(router, "eth1", server, "eth0")
+	l.probe.Link("up0", 1500, "10.0.1.1/24")
+	router.Link("eth0", 1500, "10.0.1.2/24")
+	router.Link("eth1", 1500, "10.0.2.1/24")
+	server.Link("eth0", 1500, fleetMTUTarget+"/24")
+	router.Sysctl("net.ipv4.ip_forward", "1")
+	l.probe.Route("10.0.0.0/8", "10.0.1.2")
+	server.Route("default", "10.0.2.1")
 
 	// A querier (the router, here the client's namespace): general queries
 	// every 2 s with a 2 s response time, which the nodes' kernels answer.
@@ -130,10 +151,14 @@ func TestFleetLab(t *testing.T) {
 	}
 	probeA := startWatch(t, l.probe, probeArgs("eth0", "nonmember", fleetProbeA)...)
 	startWatch(t, l.probe, probeArgs("eth1", "span", fleetProbeB)...)
+	// A sweep every 2 s, short timeouts so that a black hole's silent
+	// sizes do not stretch it.
+	startProc(t, l.probe, "Prometheus metrics at", nlbprobeBinary(t), "mtu", fleetMTUTarget, "--every", "2s", "--expect", "1500",
+		"--timeout", "300ms", "--retries", "1", "--metrics-listen", fleetProbeMTU)
 	// The README's configuration, with the lab's targets, intervals and
 	// copy of the rules.
 	prom := startPrometheus(t, l.probe, fleetScrapeConfig(t, fleetLabRules(t),
-		map[string][]string{"nlbprobe-watch": {fleetProbeA, fleetProbeB}}, time.Second))
+		map[string][]string{"nlbprobe-watch": {fleetProbeA, fleetProbeB}, "nlbprobe-mtu": {fleetProbeMTU}}, time.Second))
 	// The nodes join first and answer a query or two before they
 	// heartbeat: B's verdict on the cluster MAC needs every host's report
 	// and the querier, and a heartbeat ahead of its host's report is
@@ -152,28 +177,35 @@ func TestFleetLab(t *testing.T) {
 	// Healthy: B sees both hosts, and nothing fires or is pending.
 	prom.waitQuery(t, `nlbprobe_cluster_hosts{instance="`+fleetProbeB+`"} == 2 and nlbprobe_cluster_hosts_max == 2`, 30*time.Second)
 	prom.waitQuery(t, `sum(up{job="nlbprobe-watch"}) == 2`, 10*time.Second)
+	prom.waitQuery(t, `nlbprobe_path_mtu_bytes{target="`+fleetMTUTarget+`"} == 1500`, 30*time.Second)
 	prom.requireQuiet(t, 4*time.Second)
 	// The dashboard's expressions on the real server: each evaluates
 	// (get fails the test on an error), most return data.
-	withData := 0
+	var empty []string
 	exprs := readDashboard(t)
 	for _, e := range exprs {
 		var data struct {
 			Result []json.RawMessage `json:"result"`
 		}
 		prom.get(t, "/api/v1/query?query="+url.QueryEscape(e.expr), &data)
-		if len(data.Result) > 0 {
-			withData++
+		if len(data.Result) == 0 {
+			empty = append(empty, e.where)
 		}
 	}
-	t.Logf("dashboard: %d of %d expressions return data from the lab", withData, len(exprs))
+	t.Logf("dashboard: %d of %d expressions return data from the healthy lab (none: %v)", len(exprs)-len(empty), len(exprs), empty)
 	healthy := time.Now()
 
 	// Break: node 2 stops, the switch floods probe A's port, a stale
-	// static entry appears on the probe host.
+	// static entry appears on the probe host, the path to the server
+	// narrows to 1400 with its ICMP filtered (a black hole).
 	nodes[1].Stop(t)
 	l.sw.BridgePort("p-probe", "mcast_flood", "on")
 	l.probe.StaticNeighbour("eth1", labVIP, fleetOldMAC.String())
+	router.Link("eth1", 1400)
+	server.Link("eth0", 1400)
+	router.MustRun("nft", "add", "table", "inet", "fleetlab")
+	router.MustRun("nft", "add", "chain", "inet", "fleetlab", "out", "{ type filter hook output priority 0 ; }")
+	router.MustRun("nft", "add", "rule", "inet", "fleetlab", "out", "icmp", "type", "destination-unreachable", "icmp", "code", "frag-needed", "drop")
 	prom.waitFiring(t, fleetLabFaults, 60*time.Second)
 	firing := time.Now()
 	t.Logf("faults made: every alert pending, then firing after %s", firing.Sub(healthy).Round(100*time.Millisecond))
@@ -183,12 +215,15 @@ func TestFleetLab(t *testing.T) {
 	l.nodes[1].ns.StartTraffic(l.nodeTraffic(l.nodes[1], l.nodes[1].mac))
 	l.sw.BridgePort("p-probe", "mcast_flood", "off")
 	l.probe.StaticNeighbour("eth1", labVIP, fleetIGMPMAC.String())
+	router.MustRun("nft", "delete", "table", "inet", "fleetlab")
+	router.Link("eth1", 1500)
+	server.Link("eth0", 1500)
 	prom.waitResolved(t, 60*time.Second)
 	resolved := time.Now()
 	t.Logf("faults fixed: every alert resolved after %s", resolved.Sub(firing).Round(100*time.Millisecond))
 
 	// Prometheus' linter on live scrapes of both probes.
-	for _, p := range []string{fleetProbeA, fleetProbeB} {
+	for _, p := range []string{fleetProbeA, fleetProbeB, fleetProbeMTU} {
 		promtoolCheckMetrics(t, scrape(t, l.probe, p))
 	}
 

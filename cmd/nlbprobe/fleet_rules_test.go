@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
@@ -31,25 +32,31 @@ const (
 // resolve: with the promtool cases, every alert of the rules file must be
 // proven by one or the other (TestFleetRulesCovered).
 var fleetLabAlerts = []string{
-	"NLBClusterHostsBelowPeak", "NLBClusterMACFlooding", "NLBHostSilent", "NLBProbeDown", "NLBStaticARPStale",
+	"NLBClusterHostsBelowPeak", "NLBClusterMACFlooding", "NLBHostSilent", "NLBPathMTUBelowExpected", "NLBPathMTUBlackhole",
+	"NLBProbeDown", "NLBStaticARPStale",
 }
 
-// mtuMetricNames are the series `nlbprobe mtu --every --metrics-listen`
-// and --textfile serve (the lead's shared decisions).
-var mtuMetricNames = []string{
-	"nlbprobe_build_info", "nlbprobe_path_mtu_bytes", "nlbprobe_path_mtu_blackhole", "nlbprobe_path_mtu_reachable",
-	"nlbprobe_path_mtu_expected_bytes", "nlbprobe_path_mtu_target_error", "nlbprobe_path_mtu_last_sweep_timestamp_seconds",
-	"nlbprobe_path_mtu_sweep_duration_seconds", "nlbprobe_path_mtu_sweeps_total", "nlbprobe_metrics_series_omitted",
+// mtuMetricNames are the metric names `nlbprobe mtu --every
+// --metrics-listen` and --textfile serve, from their Desc definitions.
+func mtuMetricNames() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	newMTUMetrics(buildInfo{}, 0).Describe(ch)
+	close(ch)
+	var names []string
+	for d := range ch {
+		names = append(names, descName(d))
+	}
+	return names
 }
 
-// exportedMetricNames are the metric names nlbprobe serves (watch's from
-// its Desc definitions, mtu's), plus Prometheus' own `up`.
+// exportedMetricNames are the metric names nlbprobe serves (watch's and
+// mtu's, from their Desc definitions), plus Prometheus' own `up`.
 func exportedMetricNames() map[string]bool {
 	names := map[string]bool{"up": true}
 	for _, d := range allDescs {
 		names[descName(d)] = true
 	}
-	for _, n := range mtuMetricNames {
+	for _, n := range mtuMetricNames() {
 		names[n] = true
 	}
 	return names
