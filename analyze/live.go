@@ -20,8 +20,8 @@ import (
 
 // Snapshot returns what a status line or a metrics scrape needs, cheaper
 // than Report: the clusters, the cluster-MAC traffic with its verdicts, the
-// findings and the counters, but no ARP bindings or IGMP tables (Bindings,
-// IGMPGroups and Queriers are nil). Like Report it runs the table checks
+// IGMP queriers, the findings and the counters, but no ARP bindings or IGMP
+// groups (Bindings and IGMPGroups are nil). Like Report it runs the table checks
 // first, so findings are current.
 func (e *Engine) Snapshot() *Report {
 	e.flushTouches()

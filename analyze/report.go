@@ -323,7 +323,8 @@ func (e *Engine) evictions() Evictions {
 }
 
 // report builds the report; withTables adds the ARP bindings and the IGMP
-// tables, the large part that a status line does without.
+// groups, the large part that a status line does without. The queriers are
+// always in: the metrics need them to tell whether a VLAN's querier came back.
 func (e *Engine) report(withTables bool) *Report {
 	r := &Report{Tool: "nlbprobe", Vantage: e.opts.Vantage}
 	r.Stats = e.stats
@@ -344,8 +345,9 @@ func (e *Engine) report(withTables bool) *Report {
 	r.Clusters = e.clusterReports(hist)
 	if withTables {
 		r.Bindings = e.bindingReports(hist)
-		r.IGMPGroups, r.Queriers = e.igmpReports(hist)
+		r.IGMPGroups = e.igmpGroupReports(hist)
 	}
+	r.Queriers = e.querierReports(withTables)
 	r.Flood = e.floodReports(hist)
 	r.Findings = e.store.Findings()
 	return r
@@ -520,7 +522,7 @@ func (e *Engine) bindingNote(vlan frame.VLAN, ip netip.Addr, mac addr.MAC) strin
 	return fmt.Sprintf("%s cluster MAC of %s, another IP", mode, embedded(f))
 }
 
-func (e *Engine) igmpReports(hist *histories) ([]IGMPGroup, []Querier) {
+func (e *Engine) igmpGroupReports(hist *histories) []IGMPGroup {
 	type gk struct {
 		vlan  frame.VLAN
 		group [4]byte
@@ -556,6 +558,13 @@ func (e *Engine) igmpReports(hist *histories) ([]IGMPGroup, []Querier) {
 	slices.SortFunc(outG, func(a, b IGMPGroup) int {
 		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.Group.Compare(b.Group))
 	})
+	return outG
+}
+
+// querierReports lists the IGMP queriers: a few per VLAN at most, cheap
+// enough for every snapshot. withActivity adds each querier's history for
+// the HTML timeline, which only a full report carries.
+func (e *Engine) querierReports(withActivity bool) []Querier {
 	outQ := []Querier{}
 	for k, q := range e.igmp.Queriers() {
 		maxResp := float64(q.MaxResp) / 10
@@ -566,13 +575,15 @@ func (e *Engine) igmpReports(hist *histories) ([]IGMPGroup, []Querier) {
 			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), IP: netip.AddrFrom4(k.IP), MAC: q.MAC, Version: q.Version,
 			Queries: q.Queries, GeneralQueries: q.General, IntervalSeconds: time.Duration(q.Interval).Round(time.Millisecond).Seconds(),
 			MaxRespSeconds: maxResp, FirstSeen: at(q.First), LastSeen: at(q.Last),
-			Activity: e.tl.Counts(q.Series, 0, 0),
 		})
+		if withActivity {
+			outQ[len(outQ)-1].Activity = e.tl.Counts(q.Series, 0, 0)
+		}
 	}
 	slices.SortFunc(outQ, func(a, b Querier) int {
 		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.IP.Compare(b.IP))
 	})
-	return outG, outQ
+	return outQ
 }
 
 func (e *Engine) floodReports(hist *histories) []Flood {

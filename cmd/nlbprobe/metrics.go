@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,62 +12,91 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/analyze/frame"
+	"github.com/nlbprobe/nlbprobe/analyze/igmp"
+	"github.com/nlbprobe/nlbprobe/analyze/nlb"
 	"github.com/nlbprobe/nlbprobe/capture"
 )
 
-// maxSeries bounds the label sets of each per-cluster-host and
-// per-cluster-MAC metric, so a flood of forged heartbeats cannot blow up the
-// scraper; what is left out is counted in nlbprobe_metrics_series_omitted.
+// maxSeries bounds the label sets of each family of per-cluster, per-host,
+// per-cluster-MAC, per-VLAN and per-static-entry metrics, so a flood of
+// forged heartbeats cannot blow up the scraper; what is left out is counted
+// in nlbprobe_metrics_series_omitted.
 const maxSeries = 1024
+
+// The metrics follow Prometheus' conventions (see cmd/nlbprobe/fleet/README.md):
+// counters end in _total and the rules take rate() of them; a state that can
+// change (a mode, a flooding verdict, a finding's severity) is a value, 0 or
+// 1 per possible state, never a label whose change would end one series and
+// start another; label values are those of the JSON contract (protocol
+// names, vlan and svlan as decimal numbers, "0" for none).
 
 // metrics serves watch's Prometheus metrics from a private registry. The
 // capture loop publishes a snapshot about once a second; scrapes read the
 // latest one under the mutex and never touch the engine.
 type metrics struct {
 	iface, vantage string
+	build          buildInfo
 
-	mu         sync.Mutex
-	snap       *analyze.Report
-	kernel     capture.LiveStats
-	protoBytes protocolBytes
-	at         time.Time
-	// floodPrev and floodRate make the per-MAC rate over the last
-	// publishing interval.
-	floodPrev map[floodLabel]floodSample
-	floodRate map[floodLabel]float64
+	mu   sync.Mutex
+	snap metricsSnapshot
+	// clusters is what publish derived per cluster, including the state
+	// kept across snapshots (high-water mark, mode changes).
+	clusters map[clusterLabels]*clusterState
 
 	reg *prometheus.Registry
 }
 
-type floodLabel struct{ mac, vlan string }
+// metricsSnapshot is what the capture loop hands over once a second.
+type metricsSnapshot struct {
+	report     *analyze.Report
+	kernel     capture.LiveStats
+	protoBytes protocolBytes
+	// staticARP is the last reading of the probe host's permanent
+	// neighbour entries, each with whether it disagrees with the wire.
+	staticARP []staticARPEntry
+	at        time.Time
+}
 
-type floodSample struct {
-	frames uint64
-	at     time.Time
+// staticARPEntry is one permanent neighbour entry and whether the wire
+// contradicts it (stale-static-arp).
+type staticARPEntry struct {
+	entry capture.StaticNeighbour
+	stale bool
+}
+
+type clusterLabels struct{ cluster, vlan, svlan string }
+
+// clusterState is one cluster as the metrics show it.
+type clusterState struct {
+	seen     bool // in the latest snapshot
+	mode     addr.Mode
+	lastMode addr.Mode // the last known (not unknown) mode
+	changes  uint64    // changes between known modes the probe saw
+	alive    int       // hosts heartbeating at the snapshot
+	maxAlive int       // the most hosts heartbeating at once so far
+	// memberMissing holds, for IGMP-mode clusters, the hosts (by priority)
+	// with a current igmp-member-missing finding.
+	memberMissing map[uint32]bool
 }
 
 var (
+	descBuildInfo = prometheus.NewDesc("nlbprobe_build_info",
+		"The nlbprobe build serving these metrics (always 1).", []string{"version", "revision", "goversion"}, nil)
+	descInfo = prometheus.NewDesc("nlbprobe_capture_info",
+		"The interface and vantage of this probe (always 1).", []string{"interface", "vantage"}, nil)
 	descFrames = prometheus.NewDesc("nlbprobe_frames_total",
 		"Frames analyzed, by protocol as nlbprobe classified them.", []string{"protocol"}, nil)
 	descBytes = prometheus.NewDesc("nlbprobe_bytes_total",
 		"Bytes on the wire of the frames analyzed, by protocol.", []string{"protocol"}, nil)
-	descHeartbeats = prometheus.NewDesc("nlbprobe_heartbeats_total",
-		"NLB membership heartbeats per cluster host (host = host priority).", []string{"cluster", "vlan", "host"}, nil)
-	descLastSeen = prometheus.NewDesc("nlbprobe_host_last_seen_age_seconds",
-		"Seconds since the cluster host's last heartbeat (NLB drops a host after 5 missed ones).", []string{"cluster", "vlan", "host"}, nil)
-	descHosts = prometheus.NewDesc("nlbprobe_cluster_hosts",
-		"Hosts seen heartbeating per cluster, with the cluster's mode.", []string{"cluster", "vlan", "mode"}, nil)
-	descFloodFPS = prometheus.NewDesc("nlbprobe_cluster_mac_frames_per_second",
-		"Frames per second to a cluster MAC over the last second.", []string{"mac", "vlan"}, nil)
-	descFloodFrames = prometheus.NewDesc("nlbprobe_cluster_mac_frames_total",
-		"Frames to a cluster MAC.", []string{"mac", "vlan"}, nil)
-	descFloodBytes = prometheus.NewDesc("nlbprobe_cluster_mac_bytes_total",
-		"Bytes to a cluster MAC.", []string{"mac", "vlan"}, nil)
-	descFlooding = prometheus.NewDesc("nlbprobe_cluster_mac_flooding",
-		"1 when nlbprobe's verdict on the traffic to a cluster MAC is flooding, else 0.", []string{"mac", "vlan", "verdict"}, nil)
-	descFindings = prometheus.NewDesc("nlbprobe_findings",
-		"Findings held, by kind and severity.", []string{"kind", "severity"}, nil)
+	descMalformed = prometheus.NewDesc("nlbprobe_malformed_frames_total",
+		"Frames nlbprobe could not decode (malformed).", nil, nil)
+	descTruncated = prometheus.NewDesc("nlbprobe_truncated_frames_total",
+		"Frames cut by the snaplen.", nil, nil)
+	descUnsupported = prometheus.NewDesc("nlbprobe_unsupported_link_type_frames_total",
+		"Frames of a link type nlbprobe does not decode.", nil, nil)
 	descKernelDrops = prometheus.NewDesc("nlbprobe_kernel_drops_total",
 		"Frames the kernel dropped because the capture ring was full.", nil, nil)
 	descKernelReceived = prometheus.NewDesc("nlbprobe_kernel_received_total",
@@ -74,16 +105,67 @@ var (
 		"Times the capture ring filled up.", nil, nil)
 	descEvicted = prometheus.NewDesc("nlbprobe_state_evicted_total",
 		"Entries evicted from nlbprobe's bounded tables (a flood of random addresses).", []string{"table"}, nil)
-	descInfo = prometheus.NewDesc("nlbprobe_capture_info",
-		"The interface and vantage of this probe (always 1).", []string{"interface", "vantage"}, nil)
 	descLastFrame = prometheus.NewDesc("nlbprobe_last_frame_timestamp_seconds",
 		"Capture time of the latest frame analyzed.", nil, nil)
+	descFindings = prometheus.NewDesc("nlbprobe_findings",
+		"Findings held, by kind, counted under each severity (0 where none): a finding whose severity changes moves between series.",
+		[]string{"kind", "severity"}, nil)
+
+	descHosts = prometheus.NewDesc("nlbprobe_cluster_hosts",
+		"Hosts of the cluster heartbeating now: each sent a heartbeat within NLB's tolerance of 5 of its heartbeat periods.",
+		[]string{"cluster", "vlan", "svlan"}, nil)
+	descHostsMax = prometheus.NewDesc("nlbprobe_cluster_hosts_max",
+		"The most hosts of the cluster heartbeating at once since this probe started (what the cluster had).",
+		[]string{"cluster", "vlan", "svlan"}, nil)
+	descMode = prometheus.NewDesc("nlbprobe_cluster_mode",
+		"1 for the cluster's mode as its latest heartbeats show it, 0 for the other modes.",
+		[]string{"cluster", "vlan", "svlan", "mode"}, nil)
+	descModeChanges = prometheus.NewDesc("nlbprobe_cluster_mode_changes_total",
+		"Changes of the cluster's mode (unicast, multicast, igmp) this probe saw.", []string{"cluster", "vlan", "svlan"}, nil)
+	descHeartbeats = prometheus.NewDesc("nlbprobe_heartbeats_total",
+		"NLB membership heartbeats per cluster host (host = host priority).", []string{"cluster", "vlan", "svlan", "host"}, nil)
+	descLastSeen = prometheus.NewDesc("nlbprobe_host_last_seen_age_seconds",
+		"Seconds the cluster host has been silent: since its last heartbeat (NLB drops a host after 5 missed ones).",
+		[]string{"cluster", "vlan", "svlan", "host"}, nil)
+	descPeriod = prometheus.NewDesc("nlbprobe_host_heartbeat_period_seconds",
+		"The cluster host's heartbeat period as measured (NLB's AliveMsgPeriod, 1 s by default).",
+		[]string{"cluster", "vlan", "svlan", "host"}, nil)
+	descMemberMissing = prometheus.NewDesc("nlbprobe_host_igmp_member_missing",
+		"1 when the host of an IGMP-mode cluster heartbeats but has not reported the cluster's IGMP group (igmp-member-missing), else 0.",
+		[]string{"cluster", "vlan", "svlan", "host"}, nil)
+
+	descFloodFrames = prometheus.NewDesc("nlbprobe_cluster_mac_frames_total",
+		"Frames to a cluster MAC.", []string{"mac", "vlan", "svlan"}, nil)
+	descFloodBytes = prometheus.NewDesc("nlbprobe_cluster_mac_bytes_total",
+		"Bytes to a cluster MAC.", []string{"mac", "vlan", "svlan"}, nil)
+	descFlooding = prometheus.NewDesc("nlbprobe_cluster_mac_flooding",
+		"1 when nlbprobe's verdict on the traffic to a cluster MAC is flooding, else 0.", []string{"mac", "vlan", "svlan"}, nil)
+	descMACInfo = prometheus.NewDesc("nlbprobe_cluster_mac_info",
+		"The cluster IP a cluster MAC belongs to, empty while unknown (always 1).", []string{"mac", "vlan", "svlan", "cluster"}, nil)
+
+	descQuerierMissing = prometheus.NewDesc("nlbprobe_igmp_querier_missing",
+		"1 when hosts report IGMP groups on the VLAN but no querier asked for longer than a switch keeps memberships "+
+			"(igmp-no-querier), else 0; present for VLANs with an IGMP-mode cluster.", []string{"vlan", "svlan"}, nil)
+	descStaticARPStale = prometheus.NewDesc("nlbprobe_static_arp_stale",
+		"1 when a permanent neighbour entry of the probe host disagrees with the MAC the wire uses for its IP (stale-static-arp), else 0.",
+		[]string{"interface", "ip", "mac", "vlan", "svlan"}, nil)
 	descOmitted = prometheus.NewDesc("nlbprobe_metrics_series_omitted",
-		"Label sets left out of the per-host and per-MAC metrics beyond the limit of "+strconv.Itoa(maxSeries)+".", nil, nil)
+		"Label sets left out of the per-cluster, per-host, per-MAC, per-VLAN and per-entry metrics beyond the limit of "+
+			strconv.Itoa(maxSeries)+" each.", nil, nil)
 )
 
+// allDescs is every metric watch serves, for Describe and for the tests that
+// check dashboards and rules name only these.
+var allDescs = []*prometheus.Desc{descBuildInfo, descInfo, descFrames, descBytes, descMalformed, descTruncated,
+	descUnsupported, descKernelDrops, descKernelReceived, descKernelFreezes, descEvicted, descLastFrame, descFindings,
+	descHosts, descHostsMax, descMode, descModeChanges, descHeartbeats, descLastSeen, descPeriod, descMemberMissing,
+	descFloodFrames, descFloodBytes, descFlooding, descMACInfo, descQuerierMissing, descStaticARPStale, descOmitted}
+
+// knownModes are the values of nlbprobe_cluster_mode's mode label.
+var knownModes = []addr.Mode{addr.ModeUnicast, addr.ModeMulticast, addr.ModeIGMP, addr.ModeUnknown}
+
 func newMetrics(iface, vantage string) *metrics {
-	m := &metrics{iface: iface, vantage: vantage, floodPrev: map[floodLabel]floodSample{}, floodRate: map[floodLabel]float64{},
+	m := &metrics{iface: iface, vantage: vantage, build: readBuildInfo(), clusters: map[clusterLabels]*clusterState{},
 		reg: prometheus.NewRegistry()}
 	m.reg.MustRegister(m)
 	return m
@@ -95,29 +177,93 @@ func (m *metrics) handler() http.Handler {
 	return mux
 }
 
-// publish replaces the snapshot the scrapes read. Called by the capture
-// loop only.
-func (m *metrics) publish(r *analyze.Report, ks capture.LiveStats, pb protocolBytes, now time.Time) {
-	rate := map[floodLabel]float64{}
-	prev := map[floodLabel]floodSample{}
-	for _, f := range r.Flood {
-		l := floodLabel{f.MAC.String(), vlanLabel(f.VLAN, f.SVLAN)}
-		if p, ok := m.floodPrev[l]; ok && now.After(p.at) && f.Frames >= p.frames {
-			rate[l] = float64(f.Frames-p.frames) / now.Sub(p.at).Seconds()
-		}
-		prev[l] = floodSample{frames: f.Frames, at: now}
-	}
+// publish replaces the snapshot the scrapes read and derives the
+// per-cluster state. Called by the capture loop only.
+func (m *metrics) publish(s metricsSnapshot) {
+	missing := currentFindings(s.report, finding.IGMPMemberMissing)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.snap, m.kernel, m.protoBytes, m.at = r, ks, pb, now
-	m.floodPrev, m.floodRate = prev, rate
+	for _, c := range m.clusters {
+		c.seen = false
+	}
+	n := 0
+	for _, c := range s.report.Clusters {
+		if n >= maxSeries {
+			break
+		}
+		n++
+		l := clusterLabelsOf(c)
+		st, ok := m.clusters[l]
+		if !ok {
+			st = &clusterState{}
+			m.clusters[l] = st
+		}
+		st.seen = true
+		st.mode = c.Mode
+		if c.Mode != addr.ModeUnknown {
+			if st.lastMode != addr.ModeUnknown && st.lastMode != c.Mode {
+				st.changes++
+			}
+			st.lastMode = c.Mode
+		}
+		st.alive = 0
+		st.memberMissing = nil
+		vlan := frame.MakeVLAN(c.VLAN, c.SVLAN)
+		for _, h := range c.Hosts {
+			if heartbeating(h, s.at) {
+				st.alive++
+			}
+			if c.Mode == addr.ModeIGMP {
+				if st.memberMissing == nil {
+					st.memberMissing = map[uint32]bool{}
+				}
+				st.memberMissing[h.Priority] = missing[fmt.Sprintf("cluster %v vlan %v host %d", c.ClusterIP, vlan, h.Priority)]
+			}
+		}
+		st.maxAlive = max(st.maxAlive, st.alive)
+	}
+	// A cluster evicted from the engine's table leaves the metrics.
+	for l, c := range m.clusters {
+		if !c.seen {
+			delete(m.clusters, l)
+		}
+	}
+	m.snap = s
 }
+
+// heartbeating says whether host h sent a heartbeat within NLB's
+// tolerance (5 heartbeat periods) before now.
+func heartbeating(h analyze.Host, now time.Time) bool {
+	period := time.Duration(h.PeriodSeconds * float64(time.Second))
+	if period <= 0 {
+		period = nlb.DefaultPeriod
+	}
+	return now.Sub(h.LastSeen) <= nlb.Tolerance*period
+}
+
+// currentFindings indexes the subjects of the findings of kind that hold
+// now: warnings and errors (an info says the capture was too short to know).
+func currentFindings(r *analyze.Report, kind finding.Kind) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range r.Findings {
+		if f.Kind == kind && f.Severity >= finding.Warning {
+			out[f.Subject] = true
+		}
+	}
+	return out
+}
+
+func clusterLabelsOf(c analyze.Cluster) clusterLabels {
+	return clusterLabels{c.ClusterIP.String(), vlanLabel(c.VLAN), vlanLabel(c.SVLAN)}
+}
+
+// vlanLabel is a vlan or svlan label value: the decimal ID, "0" for none
+// (the JSON contract's numbers).
+func vlanLabel(id uint16) string { return strconv.Itoa(int(id)) }
 
 // Describe sends the descriptions of every metric.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFrames, descBytes, descHeartbeats, descLastSeen, descHosts, descFloodFPS,
-		descFloodFrames, descFloodBytes, descFlooding, descFindings, descKernelDrops, descKernelReceived,
-		descKernelFreezes, descEvicted, descInfo, descLastFrame, descOmitted} {
+	for _, d := range allDescs {
 		ch <- d
 	}
 }
@@ -125,104 +271,212 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect sends the metrics of the latest snapshot.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
-	r, ks, pb, rates := m.snap, m.kernel, m.protoBytes, m.floodRate
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	s := m.snap
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
+	gauge(descBuildInfo, 1, m.build.Version, m.build.Revision, m.build.GoVersion)
 	gauge(descInfo, 1, m.iface, m.vantage)
-	counter(descKernelDrops, ks.Dropped)
-	counter(descKernelReceived, ks.Received)
-	counter(descKernelFreezes, ks.Freezes)
+	counter(descKernelDrops, s.kernel.Dropped)
+	counter(descKernelReceived, s.kernel.Received)
+	counter(descKernelFreezes, s.kernel.Freezes)
+	r := s.report
 	if r == nil {
 		return
 	}
-	s := &r.Stats
+	st := &r.Stats
+	pb := s.protoBytes
 	for _, p := range []struct {
 		name          string
 		frames, bytes uint64
 	}{
-		{"arp", s.Protocols.ARP, pb.arp}, {"arp_other", s.Protocols.ARPOther, pb.arpOther},
-		{"ipv4", s.Protocols.IPv4, pb.ipv4}, {"igmp", s.Protocols.IGMP, pb.igmp},
-		{"nlb_heartbeat", s.Protocols.Heartbeats, pb.heartbeat}, {"nlb_unknown", s.Protocols.NLBUnknown, pb.nlbUnknown},
-		{"other", s.Protocols.Other, pb.other}, {"malformed", s.Malformed, pb.malformed},
-		{"unsupported", s.Unsupported, pb.unsupported},
+		{"arp", st.Protocols.ARP, pb.arp}, {"arp_other", st.Protocols.ARPOther, pb.arpOther},
+		{"ipv4", st.Protocols.IPv4, pb.ipv4}, {"igmp", st.Protocols.IGMP, pb.igmp},
+		{"nlb_heartbeat", st.Protocols.Heartbeats, pb.heartbeat}, {"nlb_unknown", st.Protocols.NLBUnknown, pb.nlbUnknown},
+		{"other", st.Protocols.Other, pb.other},
 	} {
 		counter(descFrames, p.frames, p.name)
 		counter(descBytes, p.bytes, p.name)
 	}
+	counter(descMalformed, st.Malformed)
+	counter(descTruncated, st.Truncated)
+	counter(descUnsupported, st.Unsupported)
 	for _, e := range []struct {
 		table string
 		n     uint64
-	}{{"bindings", s.Evicted.Bindings}, {"igmp", s.Evicted.IGMP}, {"clusters", s.Evicted.Clusters},
-		{"cluster_macs", s.Evicted.ClusterMACs}, {"findings", s.Evicted.Findings}} {
+	}{{"bindings", st.Evicted.Bindings}, {"igmp", st.Evicted.IGMP}, {"clusters", st.Evicted.Clusters},
+		{"cluster_macs", st.Evicted.ClusterMACs}, {"findings", st.Evicted.Findings}} {
 		counter(descEvicted, e.n, e.table)
 	}
 	if !r.Capture.End.IsZero() {
 		gauge(descLastFrame, float64(r.Capture.End.UnixNano())/1e9)
 	}
-	omitted, hostSeries, macSeries := 0, 0, 0
+	m.collectFindings(ch, r)
+
+	omitted := 0
+	limit := func(n *int) bool {
+		if *n >= maxSeries {
+			omitted++
+			return false
+		}
+		*n++
+		return true
+	}
 	now := time.Now()
+	var clusters, hosts, macs, vlans, entries int
+	igmpVLANs := map[frame.VLAN]bool{}
 	for _, c := range r.Clusters {
-		vlan := vlanLabel(c.VLAN, c.SVLAN)
-		cluster := c.ClusterIP.String()
-		gauge(descHosts, float64(len(c.Hosts)), cluster, vlan, c.Mode.String())
+		if !limit(&clusters) {
+			continue
+		}
+		l := clusterLabelsOf(c)
+		cs := m.clusters[l]
+		if cs == nil { // published without this cluster: cannot happen, but never panic in a scrape
+			continue
+		}
+		if c.Mode == addr.ModeIGMP {
+			igmpVLANs[frame.MakeVLAN(c.VLAN, c.SVLAN)] = true
+		}
+		gauge(descHosts, float64(cs.alive), l.cluster, l.vlan, l.svlan)
+		gauge(descHostsMax, float64(cs.maxAlive), l.cluster, l.vlan, l.svlan)
+		for _, mode := range knownModes {
+			gauge(descMode, boolValue(c.Mode == mode), l.cluster, l.vlan, l.svlan, mode.String())
+		}
+		counter(descModeChanges, cs.changes, l.cluster, l.vlan, l.svlan)
 		for _, h := range c.Hosts {
-			if hostSeries >= maxSeries {
-				omitted++
+			if !limit(&hosts) {
 				continue
 			}
-			hostSeries++
 			host := strconv.Itoa(int(h.Priority))
-			counter(descHeartbeats, h.Heartbeats, cluster, vlan, host)
-			gauge(descLastSeen, max(now.Sub(h.LastSeen).Seconds(), 0), cluster, vlan, host)
+			counter(descHeartbeats, h.Heartbeats, l.cluster, l.vlan, l.svlan, host)
+			gauge(descLastSeen, max(now.Sub(h.LastSeen).Seconds(), 0), l.cluster, l.vlan, l.svlan, host)
+			period := h.PeriodSeconds
+			if period <= 0 { // the engine starts every host at NLB's default
+				period = nlb.DefaultPeriod.Seconds()
+			}
+			gauge(descPeriod, period, l.cluster, l.vlan, l.svlan, host)
+			if missing, ok := cs.memberMissing[h.Priority]; ok {
+				gauge(descMemberMissing, boolValue(missing), l.cluster, l.vlan, l.svlan, host)
+			}
 		}
 	}
 	for _, f := range r.Flood {
-		if macSeries >= maxSeries {
-			omitted++
+		if !limit(&macs) {
 			continue
 		}
-		macSeries++
-		l := floodLabel{f.MAC.String(), vlanLabel(f.VLAN, f.SVLAN)}
-		counter(descFloodFrames, f.Frames, l.mac, l.vlan)
-		counter(descFloodBytes, f.Bytes, l.mac, l.vlan)
-		gauge(descFloodFPS, rates[l], l.mac, l.vlan)
-		flooding := 0.0
-		if f.Verdict == "flooding" {
-			flooding = 1
+		mac, vlan, svlan := f.MAC.String(), vlanLabel(f.VLAN), vlanLabel(f.SVLAN)
+		counter(descFloodFrames, f.Frames, mac, vlan, svlan)
+		counter(descFloodBytes, f.Bytes, mac, vlan, svlan)
+		gauge(descFlooding, boolValue(f.Verdict == "flooding"), mac, vlan, svlan)
+		cluster := ""
+		if f.ClusterIP.IsValid() {
+			cluster = f.ClusterIP.String()
 		}
-		gauge(descFlooding, flooding, l.mac, l.vlan, f.Verdict)
+		gauge(descMACInfo, 1, mac, vlan, svlan, cluster)
+	}
+	for vlan, missing := range queriersMissing(r, igmpVLANs, s.at) {
+		if !limit(&vlans) {
+			continue
+		}
+		gauge(descQuerierMissing, boolValue(missing), vlanLabel(vlan.ID()), vlanLabel(vlan.Outer()))
+	}
+	for _, e := range s.staticARP {
+		if !limit(&entries) {
+			continue
+		}
+		gauge(descStaticARPStale, boolValue(e.stale), e.entry.Interface, e.entry.IP.String(), e.entry.MAC.String(),
+			vlanLabel(e.entry.VLAN), "0")
 	}
 	gauge(descOmitted, float64(omitted))
-	type kindSev struct {
-		kind finding.Kind
-		sev  finding.Severity
-	}
-	counts := map[kindSev]int{}
-	var order []kindSev
+}
+
+// collectFindings sends nlbprobe_findings: for each kind held, the count
+// under each severity.
+func (m *metrics) collectFindings(ch chan<- prometheus.Metric, r *analyze.Report) {
+	counts := map[finding.Kind]*[3]int{}
+	var order []finding.Kind
 	for _, f := range r.Findings {
-		k := kindSev{f.Kind, f.Severity}
-		if counts[k] == 0 {
-			order = append(order, k)
+		c := counts[f.Kind]
+		if c == nil {
+			c = &[3]int{}
+			counts[f.Kind] = c
+			order = append(order, f.Kind)
 		}
-		counts[k]++
+		if int(f.Severity) < len(c) {
+			c[f.Severity]++
+		}
 	}
 	for _, k := range order {
-		gauge(descFindings, float64(counts[k]), string(k.kind), k.sev.String())
+		for sev, n := range counts[k] {
+			ch <- prometheus.MustNewConstMetric(descFindings, prometheus.GaugeValue, float64(n), string(k), finding.Severity(sev).String())
+		}
 	}
 }
 
-// vlanLabel names a VLAN as the reports do: "untagged", "10", "200.10".
-func vlanLabel(vlan, svlan uint16) string {
-	switch {
-	case svlan != 0:
-		return strconv.Itoa(int(svlan)) + "." + strconv.Itoa(int(vlan))
-	case vlan == 0:
-		return "untagged"
+// queriersMissing says, for each VLAN with an IGMP-mode cluster or an
+// igmp-no-querier finding, whether the VLAN lacks a querier now: the
+// engine raised igmp-no-querier (hosts report but no query came for as long
+// as a switch keeps memberships), and no querier has asked since then
+// within that time. The engine raises the finding once; the querier coming
+// back is what clears the metric.
+func queriersMissing(r *analyze.Report, igmpVLANs map[frame.VLAN]bool, now time.Time) map[frame.VLAN]bool {
+	out := map[frame.VLAN]bool{}
+	for v := range igmpVLANs {
+		out[v] = false
 	}
-	return strconv.Itoa(int(vlan))
+	lastQuery := map[frame.VLAN]time.Time{}
+	for _, q := range r.Queriers {
+		v := frame.MakeVLAN(q.VLAN, q.SVLAN)
+		if q.LastSeen.After(lastQuery[v]) {
+			lastQuery[v] = q.LastSeen
+		}
+	}
+	noQuerier := currentFindings(r, finding.IGMPNoQuerier)
+	for subject := range noQuerier {
+		if v, ok := parseVLANSubject(subject); ok {
+			out[v] = false
+		}
+	}
+	for v := range out {
+		if !noQuerier["vlan "+v.String()] {
+			continue
+		}
+		last, ok := lastQuery[v]
+		out[v] = !ok || now.Sub(last) >= igmp.MembershipTimeout
+	}
+	return out
+}
+
+// parseVLANSubject reads the subject of a per-VLAN finding, "vlan 10",
+// "vlan 200.10" or "vlan untagged" (frame.VLAN's String).
+func parseVLANSubject(s string) (frame.VLAN, bool) {
+	rest, ok := strings.CutPrefix(s, "vlan ")
+	if !ok {
+		return 0, false
+	}
+	if rest == "untagged" {
+		return 0, true
+	}
+	outer, inner, qinq := strings.Cut(rest, ".")
+	if !qinq {
+		outer, inner = "0", rest
+	}
+	o, err1 := strconv.ParseUint(outer, 10, 12)
+	i, err2 := strconv.ParseUint(inner, 10, 12)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	v := frame.MakeVLAN(uint16(i), uint16(o))
+	return v, v.String() == rest
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -252,6 +252,8 @@ type watcher struct {
 	// attribute each frame's bytes to its protocol for the metrics.
 	lastStats  analyze.Stats
 	protoBytes protocolBytes
+	// staticARP is the latest reading of the permanent neighbour entries.
+	staticARP []staticARPEntry
 
 	status statusState
 	// now is the capture time of what the engine is given (the frame's
@@ -478,7 +480,7 @@ func (w *watcher) tick(now time.Time, neigh <-chan []capture.StaticNeighbour) {
 	}
 	select {
 	case ents := <-neigh:
-		w.e.CheckStaticARP(staticNeighbors(ents))
+		w.checkStaticARP(ents)
 	default:
 	}
 	if w.ev != nil {
@@ -515,7 +517,21 @@ func (w *watcher) describe(r *analyze.Report) {
 }
 
 func (w *watcher) publish(r *analyze.Report, now time.Time) {
-	w.metrics.publish(r, w.kstats, w.protoBytes, now)
+	w.metrics.publish(metricsSnapshot{report: r, kernel: w.kstats, protoBytes: w.protoBytes, staticARP: w.staticARP, at: now})
+}
+
+// checkStaticARP compares the probe host's permanent neighbour entries with
+// the wire, one entry at a time, so the metrics can say which of them is
+// stale now (the findings keep what was ever stale).
+func (w *watcher) checkStaticARP(ents []capture.StaticNeighbour) {
+	// A new slice each time: the metrics' published snapshot holds the
+	// previous one while scrapes read it.
+	entries := make([]staticARPEntry, 0, len(ents))
+	for _, n := range ents {
+		stale := w.e.CheckStaticARP(staticNeighbors([]capture.StaticNeighbour{n})) > 0
+		entries = append(entries, staticARPEntry{entry: n, stale: stale})
+	}
+	w.staticARP = entries
 }
 
 func counters(s capture.LiveStats) analyze.CaptureCounters {

@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -397,97 +395,6 @@ func TestEvidenceWriter(t *testing.T) {
 	if len(after) != followBudget || after[0] != 202 || after[len(after)-1] != 201+followBudget {
 		t.Errorf("written after the finding: %v, want frames 202..%d", after, 201+followBudget)
 	}
-}
-
-// scrapeHandler serves m's metrics over HTTP, as --metrics-listen does,
-// and returns the page a Prometheus scrape gets.
-func scrapeHandler(t *testing.T, m *metrics) string {
-	t.Helper()
-	srv := httptest.NewServer(m.handler())
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(body)
-}
-
-// TestMetricsScrape publishes a snapshot of the flooding scenario and
-// scrapes it over HTTP as Prometheus would.
-func TestMetricsScrape(t *testing.T) {
-	e := scenarioEngine(t, "flooding-nonmember", analyze.Options{Vantage: analyze.VantageNonMember})
-	m := newMetrics("eth1", "nonmember")
-	snap := e.Snapshot()
-	at := snap.Capture.End
-	m.publish(snap, capture.LiveStats{Received: 10, Dropped: 3, Freezes: 1}, protocolBytes{ipv4: 1234}, at)
-	page := scrapeHandler(t, m)
-	if len(snap.Flood) == 0 || len(snap.Clusters) == 0 {
-		t.Fatalf("the scenario gave no flood or cluster: %+v", snap)
-	}
-	f := snap.Flood[0]
-	c := snap.Clusters[0]
-	for series, want := range map[string]float64{
-		`nlbprobe_kernel_drops_total`:                                                                                   3,
-		`nlbprobe_kernel_received_total`:                                                                                10,
-		`nlbprobe_kernel_ring_freezes_total`:                                                                            1,
-		`nlbprobe_bytes_total{protocol="ipv4"}`:                                                                         1234,
-		`nlbprobe_frames_total{protocol="ipv4"}`:                                                                        float64(snap.Stats.Protocols.IPv4),
-		`nlbprobe_frames_total{protocol="arp"}`:                                                                         float64(snap.Stats.Protocols.ARP),
-		`nlbprobe_cluster_mac_frames_total{mac="` + f.MAC.String() + `",vlan="untagged"}`:                               float64(f.Frames),
-		`nlbprobe_cluster_mac_flooding{mac="` + f.MAC.String() + `",verdict="flooding",vlan="untagged"}`:                1,
-		`nlbprobe_heartbeats_total{cluster="` + c.ClusterIP.String() + `",host="1",vlan="untagged"}`:                    float64(c.Hosts[0].Heartbeats),
-		`nlbprobe_cluster_hosts{cluster="` + c.ClusterIP.String() + `",mode="` + c.Mode.String() + `",vlan="untagged"}`: float64(len(c.Hosts)),
-		`nlbprobe_findings{kind="multicast-flooding",severity="warning"}`:                                               1,
-		`nlbprobe_capture_info{interface="eth1",vantage="nonmember"}`:                                                   1,
-		`nlbprobe_metrics_series_omitted`:                                                                               0,
-	} {
-		if got := metricValue(page, series); got != want {
-			t.Errorf("%s = %v, want %v", series, got, want)
-		}
-	}
-	// A second snapshot a second later gives the per-MAC rate.
-	m.publish(snap, capture.LiveStats{}, protocolBytes{}, at.Add(time.Second))
-	if m.floodRate[floodLabel{f.MAC.String(), "untagged"}] != 0 {
-		t.Errorf("rate with no new frames: %v", m.floodRate)
-	}
-}
-
-// TestMetricsCardinality: beyond maxSeries cluster MACs, series are left out
-// and counted.
-func TestMetricsCardinality(t *testing.T) {
-	r := &analyze.Report{}
-	for i := 0; i < maxSeries+10; i++ {
-		r.Flood = append(r.Flood, analyze.Flood{MAC: addr.MAC{0x03, 0xbf, 10, 0, byte(i >> 8), byte(i)}, Frames: 1, Verdict: "flooding"})
-	}
-	m := newMetrics("eth1", "span")
-	m.publish(r, capture.LiveStats{}, protocolBytes{}, time.Now())
-	page := scrapeHandler(t, m)
-	if got := strings.Count(page, "nlbprobe_cluster_mac_frames_total{"); got != maxSeries {
-		t.Errorf("%d cluster-MAC series, want %d", got, maxSeries)
-	}
-	if got := metricValue(page, "nlbprobe_metrics_series_omitted"); got != 10 {
-		t.Errorf("omitted %v, want 10", got)
-	}
-}
-
-// metricValue returns the value of the sample named exactly series in a
-// Prometheus text page, -1 when it is not there.
-func metricValue(page, series string) float64 {
-	for _, line := range strings.Split(page, "\n") {
-		if rest, ok := strings.CutPrefix(line, series+" "); ok {
-			v, err := strconv.ParseFloat(rest, 64)
-			if err != nil {
-				return -1
-			}
-			return v
-		}
-	}
-	return -1
 }
 
 // TestEvidenceWriterTimeOrder checks the evidence file is in capture-time
