@@ -126,7 +126,7 @@ type Engine struct {
 	roles map[flood.Key]*macRole
 
 	truncTouch     touchCount
-	malformedTouch [frame.ReasonOther + 1]touchCount
+	malformedTouch [frame.NumReasons]touchCount
 }
 
 // New returns an Engine.

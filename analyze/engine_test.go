@@ -1,6 +1,7 @@
 package analyze_test
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
+	"github.com/nlbprobe/nlbprobe/fixtures"
 )
 
 // analyzeRecords runs the engine over frames read from a file.
@@ -209,5 +211,43 @@ func TestSkippedAndEvicted(t *testing.T) {
 	evicted, ok := findingOf(r, finding.StateEvicted)
 	if !ok || r.Stats.Evicted.Bindings < 84 || len(r.Bindings) > 16 || !strings.Contains(evicted.Message, "ARP bindings") {
 		t.Errorf("state-evicted %+v, evicted %d, %d bindings", evicted, r.Stats.Evicted.Bindings, len(r.Bindings))
+	}
+}
+
+// TestHeartbeatShortOnTheWire (issue 16 item 6): a heartbeat frame captured
+// whole (captured length = wire length) that ends before the heartbeat does
+// was broken on the wire: a malformed-frame, never a heartbeat of its host.
+// The same bytes cut by a snaplen are a truncated heartbeat of the host.
+func TestHeartbeatShortOnTheWire(t *testing.T) {
+	vip, node := netip.MustParseAddr("10.7.0.50"), netip.MustParseAddr("10.7.0.51")
+	hb := fixtures.Heartbeat{Priority: 1, Cluster: vip, Dedicated: node, PortRules: []uint32{1}}.
+		Frame(addr.MaskedSource(1, vip), addr.Broadcast)
+	base := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+	type rec struct{ captured, wire int }
+	run := func(recs []rec) *analyze.Report {
+		e := analyze.New(analyze.Options{})
+		for i, r := range recs {
+			e.Packet(hb[:r.captured], analyze.Meta{Frame: uint64(i + 1), Time: base.Add(time.Duration(i) * time.Second),
+				Length: r.wire, LinkType: layers.LinkTypeEthernet})
+		}
+		return e.Finish()
+	}
+	whole := len(hb)
+	r := run([]rec{{whole, whole}, {60, 60}, {whole, whole}, {800, 800}, {whole, whole}})
+	if len(r.Clusters) != 1 || len(r.Clusters[0].Hosts) != 1 || r.Clusters[0].Hosts[0].Heartbeats != 3 {
+		t.Fatalf("clusters %+v: want one host with the 3 whole heartbeats", r.Clusters)
+	}
+	mf, ok := findingOf(r, finding.MalformedFrame)
+	if !ok || r.Stats.Malformed != 2 || fmt.Sprint(mf.Evidence) != "[2 4]" || !strings.Contains(mf.Subject, "NLB heartbeat length") {
+		t.Errorf("malformed %d, finding %+v", r.Stats.Malformed, mf)
+	}
+	if r.Stats.Truncated != 0 || r.Stats.Protocols.Heartbeats != 3 {
+		t.Errorf("truncated %d, heartbeats %d", r.Stats.Truncated, r.Stats.Protocols.Heartbeats)
+	}
+
+	r = run([]rec{{whole, whole}, {60, whole}, {whole, whole}, {800, whole}, {whole, whole}})
+	if len(r.Clusters) != 1 || r.Clusters[0].Hosts[0].Heartbeats != 5 || r.Stats.TruncatedHeartbeats != 2 || r.Stats.Malformed != 0 {
+		t.Errorf("cut by a snaplen: clusters %+v, truncated heartbeats %d, malformed %d",
+			r.Clusters, r.Stats.TruncatedHeartbeats, r.Stats.Malformed)
 	}
 }

@@ -65,9 +65,16 @@ const (
 	ReasonIGMP
 	ReasonHeartbeat
 	ReasonOther
+	// ReasonHeartbeatLength: an NLB heartbeat captured whole that ends
+	// before the fields its signature promises: broken on the wire, not
+	// cut by a snaplen, so it is no heartbeat of its host.
+	ReasonHeartbeatLength
+	// NumReasons is the number of reasons, for arrays indexed by Reason.
+	NumReasons
 )
 
-var reasonNames = [...]string{"", "link header", "802.1Q tag", "ARP", "IPv4 header", "IGMP", "NLB heartbeat", "other"}
+var reasonNames = [...]string{"", "link header", "802.1Q tag", "ARP", "IPv4 header", "IGMP", "NLB heartbeat", "other",
+	"NLB heartbeat length"}
 
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
@@ -281,14 +288,16 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
 	switch {
 	case len(data) < wireLen:
 		f.Status = Truncated
+	case p.Truncated && f.Kind == KindHeartbeat:
+		// A heartbeat captured whole that ends before its fields do (a
+		// membership heartbeat shorter than its 1496 bytes, an extended
+		// one whose last TLV runs past the frame) was sent broken or
+		// damaged on the way: counting it as a heartbeat of its host would
+		// vouch for a host on the strength of a fragment.
+		f.Status, f.Reason, f.Err = Malformed, ReasonHeartbeatLength, errShortHeartbeat
 	case p.Truncated:
 		// The whole frame was captured, yet a layer ran out of bytes: the
-		// frame's own lengths lie. A heartbeat shorter than the 1496 bytes
-		// of today's versions but with its header whole is only short
-		// (older versions differ), and is decoded as it is.
-		if f.Kind == KindHeartbeat && d.hb.HasHeader() {
-			break
-		}
+		// frame's own lengths lie.
 		f.Status, f.Reason, f.Err = Malformed, reasonOf(f.Kind), errShort
 	}
 	return f
@@ -369,7 +378,10 @@ func (d *Decoder) PlainIPv4(data []byte, wireLen int) (ipOff int, vlan VLAN, ok 
 
 var (
 	errShort = errors.New("a length in the frame runs past its end")
-	errEmpty = errors.New("the frame ends where its payload should start")
+	// errShortHeartbeat: Heartbeat.Captured and the signature tell how
+	// far it went.
+	errShortHeartbeat = errors.New("the frame, captured whole, ends before its NLB heartbeat does")
+	errEmpty          = errors.New("the frame ends where its payload should start")
 )
 
 // Ethertypes of the 802.1Q and 802.1ad tags, which gopacket (v1.7.7) both
