@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +136,17 @@ func TestRealIGMPCaptures(t *testing.T) {
 	}
 }
 
+// TestIGMPv3MaxResponseReport: frames 2-3 of igmpv3-queries.pcap carry Max
+// Resp Code 0xfe, RFC 3376's floating-point 3072 s (tshark: "3072.0 sec"),
+// which the querier's report shows, not 25.4 s.
+func TestIGMPv3MaxResponseReport(t *testing.T) {
+	recs := testcapture.MustRead(t, filepath.Join(testcapture.SharedPcaps(t), "igmpv3-queries.pcap"))
+	r := analyzeRecords(recs[:3], analyze.Options{})
+	if len(r.Queriers) != 1 || r.Queriers[0].MaxRespSeconds != 3072 {
+		t.Fatalf("queriers %+v, want one with max_response_seconds 3072", r.Queriers)
+	}
+}
+
 // TestCorpusNeverPanics runs every frame of every real capture through the
 // engine (the corpus is full of deliberately malformed frames) and checks
 // the report accounts for each frame.
@@ -249,5 +262,41 @@ func TestHeartbeatShortOnTheWire(t *testing.T) {
 	if len(r.Clusters) != 1 || r.Clusters[0].Hosts[0].Heartbeats != 5 || r.Stats.TruncatedHeartbeats != 2 || r.Stats.Malformed != 0 {
 		t.Errorf("cut by a snaplen: clusters %+v, truncated heartbeats %d, malformed %d",
 			r.Clusters, r.Stats.TruncatedHeartbeats, r.Stats.Malformed)
+	}
+}
+
+// TestARPOtherOpcodesBindNothing (issue 16 item 10): frame 720 of
+// arp-oobr.pcap is a RARP request (opcode 3) whose sender fields name
+// 192.168.129.104 with another MAC than frame 20's ARP for that IP; tshark
+// rightly sees no binding in it (it used to raise two mac-change findings).
+// The report must be the same, bindings and findings, as with that frame
+// replaced by one nlbprobe does not analyze; only the counters differ.
+func TestARPOtherOpcodesBindNothing(t *testing.T) {
+	recs := testcapture.MustRead(t, filepath.Join(testcapture.SharedPcaps(t), "arp-oobr.pcap"))
+	const rarp = 720
+	if r := recs[rarp-1].Data; len(r) < 22 || r[12] != 0x08 || r[13] != 0x06 || r[20] != 0 || r[21] != 3 {
+		t.Fatalf("frame %d is not the ARP opcode 3 this test is about: % x", rarp, r[:min(len(r), 22)])
+	}
+	with := analyzeRecords(recs, analyze.Options{})
+	inert := slices.Clone(recs)
+	inert[rarp-1].Data = slices.Clone(recs[rarp-1].Data)
+	inert[rarp-1].Data[12], inert[rarp-1].Data[13] = 0x88, 0xb5 // IEEE local experimental ethertype
+	without := analyzeRecords(inert, analyze.Options{})
+	if !reflect.DeepEqual(with.Bindings, without.Bindings) {
+		t.Errorf("frame %d changes the bindings", rarp)
+	}
+	if !reflect.DeepEqual(with.Findings, without.Findings) {
+		t.Errorf("frame %d changes the findings", rarp)
+	}
+	for _, f := range with.Findings {
+		if slices.Contains(f.Evidence, rarp) {
+			t.Errorf("%s %s cites frame %d", f.Kind, f.Subject, rarp)
+		}
+	}
+	// tshark -Y 'arp.opcode != 1 && arp.opcode != 2' on the frames whose
+	// ARP is for IPv4 over Ethernet and not malformed gives 720 among
+	// others; each is counted, none bound.
+	if with.Stats.ARPOtherOpcodes == 0 || with.Stats.ARPOtherOpcodes != without.Stats.ARPOtherOpcodes+1 {
+		t.Errorf("other opcodes %d with frame %d, %d without", with.Stats.ARPOtherOpcodes, rarp, without.Stats.ARPOtherOpcodes)
 	}
 }

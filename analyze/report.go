@@ -205,13 +205,16 @@ type Stats struct {
 		// ClusterMAC counts frames to NLB cluster MACs.
 		ClusterMAC uint64 `json:"to_cluster_macs"`
 	} `json:"protocols"`
-	Malformed           uint64    `json:"malformed"`
-	Truncated           uint64    `json:"truncated"`
-	TruncatedHeartbeats uint64    `json:"truncated_heartbeats"`
-	Unsupported         uint64    `json:"unsupported_link_type"`
-	Unattributed        uint64    `json:"unattributed_heartbeats"`
-	KernelDrops         uint64    `json:"kernel_drops"`
-	Evicted             Evictions `json:"evicted"`
+	Malformed           uint64 `json:"malformed"`
+	Truncated           uint64 `json:"truncated"`
+	TruncatedHeartbeats uint64 `json:"truncated_heartbeats"`
+	Unsupported         uint64 `json:"unsupported_link_type"`
+	Unattributed        uint64 `json:"unattributed_heartbeats"`
+	// ARPOtherOpcodes counts ARP frames (in Protocols.ARP) that are
+	// neither requests nor replies: RARP, InARP... They bind nothing.
+	ARPOtherOpcodes uint64    `json:"arp_other_opcodes"`
+	KernelDrops     uint64    `json:"kernel_drops"`
+	Evicted         Evictions `json:"evicted"`
 }
 
 // Evictions counts entries each table dropped to stay within its limit.
@@ -236,6 +239,7 @@ func (e *Engine) report(withTables bool) *Report {
 	r := &Report{Tool: "nlbprobe", Vantage: e.opts.Vantage}
 	r.Stats = e.stats
 	r.Stats.Unattributed = e.nlb.Unattributed
+	r.Stats.ARPOtherOpcodes = e.arp.OtherOpcodes
 	r.Stats.Evicted = e.evictions()
 	if e.stats.Frames > 0 {
 		r.Capture = CaptureSpan{Start: at(e.first), End: at(e.last),
@@ -409,7 +413,7 @@ func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
 	})
 	outQ := []Querier{}
 	for k, q := range e.igmp.Queriers() {
-		maxResp := float64(q.MaxResp) / 10
+		maxResp := float64(q.MaxRespTenths) / 10
 		if q.Version == 1 {
 			maxResp = 10
 		}

@@ -290,8 +290,12 @@ func writeStats(t *textWriter, r *analyze.Report) {
 	p := s.Protocols
 	t.printf("STATS\n")
 	t.printf("  %d frames, %s on the wire, %s captured\n", s.Frames, analyze.FormatBytes(float64(s.Bytes)), analyze.FormatBytes(float64(s.CapturedBytes)))
-	t.printf("  ARP %d (other hardware %d), IGMP %d, NLB heartbeats %d, other 0x886F %d, IPv4 %d, other %d; VLAN-tagged %d; to cluster MACs %d\n",
-		p.ARP, p.ARPOther, p.IGMP, p.Heartbeats, p.NLBUnknown, p.IPv4, p.Other, p.VLANTagged, p.ClusterMAC)
+	arpOther := fmt.Sprintf("other hardware %d", p.ARPOther)
+	if s.ARPOtherOpcodes > 0 {
+		arpOther += fmt.Sprintf(", other opcodes %d binding nothing", s.ARPOtherOpcodes)
+	}
+	t.printf("  ARP %d (%s), IGMP %d, NLB heartbeats %d, other 0x886F %d, IPv4 %d, other %d; VLAN-tagged %d; to cluster MACs %d\n",
+		p.ARP, arpOther, p.IGMP, p.Heartbeats, p.NLBUnknown, p.IPv4, p.Other, p.VLANTagged, p.ClusterMAC)
 	t.printf("  malformed %d, cut by snaplen %d (heartbeats %d), unsupported link type %d, unattributed heartbeats %d, kernel drops %d\n",
 		s.Malformed, s.Truncated, s.TruncatedHeartbeats, s.Unsupported, s.Unattributed, s.KernelDrops)
 	ev := s.Evicted
