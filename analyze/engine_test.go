@@ -300,3 +300,60 @@ func TestARPOtherOpcodesBindNothing(t *testing.T) {
 		t.Errorf("other opcodes %d with frame %d, %d without", with.Stats.ARPOtherOpcodes, rarp, without.Stats.ARPOtherOpcodes)
 	}
 }
+
+// TestRemoteSpanCaptures (issue 16 item 11): the ERSPAN and VXLAN captures
+// of tcpdump's corpus carry ARP inside, which the report shows in the
+// session's VLAN context as tshark decodes it (erspan.spanid, vlan.id,
+// vxlan.vni, arp.src.*), the encapsulations counted. They used to show
+// nothing: the outer frames were plain IPv4.
+func TestRemoteSpanCaptures(t *testing.T) {
+	type binding struct {
+		span string
+		vlan uint16
+		ip   string
+		mac  string
+	}
+	cases := []struct {
+		file     string
+		bindings []binding
+		encap    analyze.Encapsulations
+	}{
+		{"erspan-type-ii-3.pcap", []binding{{"erspan 101", 865, "10.240.19.139", "14:18:77:60:aa:75"}},
+			analyze.Encapsulations{ERSPANII: 108}},
+		{"erspan-type-i-3.pcap", []binding{{"erspan 0", 1, "192.168.90.100", "00:15:fa:dc:a1:f7"}},
+			analyze.Encapsulations{ERSPANI: 1}},
+		{"vxlan.pcap", []binding{{"vxlan 100", 0, "192.168.203.3", "00:16:3e:37:f6:04"},
+			{"vxlan 100", 0, "192.168.203.5", "00:30:88:01:00:02"}}, analyze.Encapsulations{VXLAN: 10}},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			r := analyzeShared(t, c.file, analyze.Options{})
+			var got []binding
+			for _, b := range r.Bindings {
+				span := ""
+				if b.RemoteSpan != nil {
+					span = fmt.Sprint(b.RemoteSpan.Kind, " ", b.RemoteSpan.ID)
+				}
+				got = append(got, binding{span, b.VLAN, b.IP.String(), b.MAC.String()})
+			}
+			if !reflect.DeepEqual(got, c.bindings) {
+				t.Errorf("bindings %v, want %v", got, c.bindings)
+			}
+			if r.Stats.Encapsulated != c.encap || r.Stats.Malformed != 0 {
+				t.Errorf("encapsulated %+v, malformed %d; want %+v", r.Stats.Encapsulated, r.Stats.Malformed, c.encap)
+			}
+		})
+	}
+}
+
+// TestRemoteSpanIsSpan: mirrored frames prove nothing about where the
+// capture stands, so a remote span's cluster MACs are judged from the
+// control plane even with --vantage nonmember; frames seen directly keep
+// the nonmember verdict.
+func TestRemoteSpanIsSpan(t *testing.T) {
+	recs := testcapture.MustRead(t, filepath.Join(testcapture.ModuleRoot(), "fixtures", "captures", "remote-span.pcap"))
+	r := analyzeRecords(recs, analyze.Options{Vantage: analyze.VantageNonMember})
+	if len(r.Flood) != 1 || r.Flood[0].RemoteSpan == nil || !strings.HasPrefix(r.Flood[0].Basis, "control plane") {
+		t.Fatalf("flood %+v: want the ERSPAN session's cluster MAC judged from the control plane", r.Flood)
+	}
+}

@@ -50,12 +50,13 @@ type CaptureSpan struct {
 
 // Cluster is one NLB cluster IP on one VLAN.
 type Cluster struct {
-	ClusterIP  netip.Addr `json:"cluster_ip"`
-	Mode       addr.Mode  `json:"mode"`
-	VLAN       uint16     `json:"vlan"`
-	SVLAN      uint16     `json:"svlan,omitempty"`
-	ClusterMAC addr.MAC   `json:"cluster_mac,omitzero"`
-	IGMPGroup  netip.Addr `json:"igmp_group,omitzero"`
+	ClusterIP  netip.Addr  `json:"cluster_ip"`
+	Mode       addr.Mode   `json:"mode"`
+	VLAN       uint16      `json:"vlan"`
+	SVLAN      uint16      `json:"svlan,omitempty"`
+	RemoteSpan *RemoteSpan `json:"remote_span,omitempty"`
+	ClusterMAC addr.MAC    `json:"cluster_mac,omitzero"`
+	IGMPGroup  netip.Addr  `json:"igmp_group,omitzero"`
 	// ModeBasis says what the mode was read from.
 	ModeBasis  string    `json:"mode_basis"`
 	Heartbeats uint64    `json:"heartbeats"`
@@ -105,17 +106,18 @@ type Host struct {
 
 // Binding is one IP's ARP history on a VLAN.
 type Binding struct {
-	VLAN      uint16       `json:"vlan"`
-	SVLAN     uint16       `json:"svlan,omitempty"`
-	IP        netip.Addr   `json:"ip"`
-	MAC       addr.MAC     `json:"mac"`
-	NLB       string       `json:"nlb,omitempty"`
-	FirstSeen time.Time    `json:"first_seen"`
-	LastSeen  time.Time    `json:"last_seen"`
-	Count     uint64       `json:"count"`
-	Changes   uint32       `json:"changes"`
-	Flips     uint32       `json:"flips"`
-	MACs      []BindingMAC `json:"macs"`
+	VLAN       uint16       `json:"vlan"`
+	SVLAN      uint16       `json:"svlan,omitempty"`
+	RemoteSpan *RemoteSpan  `json:"remote_span,omitempty"`
+	IP         netip.Addr   `json:"ip"`
+	MAC        addr.MAC     `json:"mac"`
+	NLB        string       `json:"nlb,omitempty"`
+	FirstSeen  time.Time    `json:"first_seen"`
+	LastSeen   time.Time    `json:"last_seen"`
+	Count      uint64       `json:"count"`
+	Changes    uint32       `json:"changes"`
+	Flips      uint32       `json:"flips"`
+	MACs       []BindingMAC `json:"macs"`
 }
 
 // BindingMAC is one MAC an IP was bound to.
@@ -134,6 +136,7 @@ type BindingMAC struct {
 type IGMPGroup struct {
 	VLAN       uint16       `json:"vlan"`
 	SVLAN      uint16       `json:"svlan,omitempty"`
+	RemoteSpan *RemoteSpan  `json:"remote_span,omitempty"`
 	Group      netip.Addr   `json:"group"`
 	NLBCluster netip.Addr   `json:"nlb_cluster,omitzero"`
 	Members    []IGMPMember `json:"members"`
@@ -156,36 +159,38 @@ type IGMPMember struct {
 
 // Querier is one IGMP querier.
 type Querier struct {
-	VLAN            uint16     `json:"vlan"`
-	SVLAN           uint16     `json:"svlan,omitempty"`
-	IP              netip.Addr `json:"ip"`
-	MAC             addr.MAC   `json:"mac"`
-	Version         uint8      `json:"version"`
-	Queries         uint64     `json:"queries"`
-	GeneralQueries  uint64     `json:"general_queries"`
-	IntervalSeconds float64    `json:"interval_seconds,omitempty"`
-	MaxRespSeconds  float64    `json:"max_response_seconds"`
-	FirstSeen       time.Time  `json:"first_seen"`
-	LastSeen        time.Time  `json:"last_seen"`
+	VLAN            uint16      `json:"vlan"`
+	SVLAN           uint16      `json:"svlan,omitempty"`
+	RemoteSpan      *RemoteSpan `json:"remote_span,omitempty"`
+	IP              netip.Addr  `json:"ip"`
+	MAC             addr.MAC    `json:"mac"`
+	Version         uint8       `json:"version"`
+	Queries         uint64      `json:"queries"`
+	GeneralQueries  uint64      `json:"general_queries"`
+	IntervalSeconds float64     `json:"interval_seconds,omitempty"`
+	MaxRespSeconds  float64     `json:"max_response_seconds"`
+	FirstSeen       time.Time   `json:"first_seen"`
+	LastSeen        time.Time   `json:"last_seen"`
 }
 
 // Flood is the traffic to one cluster MAC and the verdict on it.
 type Flood struct {
-	VLAN       uint16     `json:"vlan"`
-	SVLAN      uint16     `json:"svlan,omitempty"`
-	MAC        addr.MAC   `json:"mac"`
-	Form       addr.Form  `json:"form"`
-	ClusterIP  netip.Addr `json:"cluster_ip,omitzero"`
-	Frames     uint64     `json:"frames"`
-	Bytes      uint64     `json:"bytes"`
-	Heartbeats uint64     `json:"heartbeats"`
-	FPS        float64    `json:"frames_per_second"`
-	BPS        float64    `json:"bytes_per_second"`
-	PeakFPS    uint64     `json:"peak_frames_per_second"`
-	FirstSeen  time.Time  `json:"first_seen"`
-	LastSeen   time.Time  `json:"last_seen"`
-	Verdict    string     `json:"verdict"`
-	Basis      string     `json:"basis"`
+	VLAN       uint16      `json:"vlan"`
+	SVLAN      uint16      `json:"svlan,omitempty"`
+	RemoteSpan *RemoteSpan `json:"remote_span,omitempty"`
+	MAC        addr.MAC    `json:"mac"`
+	Form       addr.Form   `json:"form"`
+	ClusterIP  netip.Addr  `json:"cluster_ip,omitzero"`
+	Frames     uint64      `json:"frames"`
+	Bytes      uint64      `json:"bytes"`
+	Heartbeats uint64      `json:"heartbeats"`
+	FPS        float64     `json:"frames_per_second"`
+	BPS        float64     `json:"bytes_per_second"`
+	PeakFPS    uint64      `json:"peak_frames_per_second"`
+	FirstSeen  time.Time   `json:"first_seen"`
+	LastSeen   time.Time   `json:"last_seen"`
+	Verdict    string      `json:"verdict"`
+	Basis      string      `json:"basis"`
 }
 
 // Stats counts what went through the engine.
@@ -215,7 +220,21 @@ type Stats struct {
 	ARPOtherOpcodes uint64    `json:"arp_other_opcodes"`
 	KernelDrops     uint64    `json:"kernel_drops"`
 	Evicted         Evictions `json:"evicted"`
+	// Encapsulated counts the frames that came through a remote span
+	// (ERSPAN, VXLAN); the other counters count the frames they carried.
+	Encapsulated Encapsulations `json:"encapsulated"`
 }
+
+// Encapsulations counts frames by the remote span that carried them.
+type Encapsulations struct {
+	ERSPANI   uint64 `json:"erspan_i"`
+	ERSPANII  uint64 `json:"erspan_ii"`
+	ERSPANIII uint64 `json:"erspan_iii"`
+	VXLAN     uint64 `json:"vxlan"`
+}
+
+// Total returns the frames of every encapsulation.
+func (c Encapsulations) Total() uint64 { return c.ERSPANI + c.ERSPANII + c.ERSPANIII + c.VXLAN }
 
 // Evictions counts entries each table dropped to stay within its limit.
 type Evictions struct {
@@ -267,7 +286,7 @@ func (e *Engine) clusterReports() []Cluster {
 	for k, c := range e.nlb.Clusters() {
 		mode := c.Mode()
 		cr := Cluster{
-			ClusterIP: k.IP, Mode: mode, VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(),
+			ClusterIP: k.IP, Mode: mode, VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN),
 			Heartbeats: c.Heartbeats, FirstSeen: at(c.First), LastSeen: at(c.Last),
 			HostsDropped: c.HostsDropped, Declared: slices.Contains(e.opts.Clusters, k.IP),
 		}
@@ -288,7 +307,7 @@ func (e *Engine) clusterReports() []Cluster {
 		out = append(out, cr)
 	}
 	slices.SortFunc(out, func(a, b Cluster) int {
-		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.ClusterIP.Compare(b.ClusterIP))
+		return cmp.Or(compareSpan(a.RemoteSpan, b.RemoteSpan), cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.ClusterIP.Compare(b.ClusterIP))
 	})
 	return out
 }
@@ -339,7 +358,7 @@ func (e *Engine) bindingReports() []Binding {
 	out := []Binding{}
 	for k, b := range e.arp.All() {
 		br := Binding{
-			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), IP: k.IP, MAC: b.CurrentMAC(),
+			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN), IP: k.IP, MAC: b.CurrentMAC(),
 			FirstSeen: at(b.First), LastSeen: at(b.Last), Count: b.Count, Changes: b.Changes, Flips: b.Flips,
 			NLB: e.bindingNote(k.VLAN, k.IP, b.CurrentMAC()),
 		}
@@ -352,7 +371,7 @@ func (e *Engine) bindingReports() []Binding {
 		out = append(out, br)
 	}
 	slices.SortFunc(out, func(a, b Binding) int {
-		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.IP.Compare(b.IP))
+		return cmp.Or(compareSpan(a.RemoteSpan, b.RemoteSpan), cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.IP.Compare(b.IP))
 	})
 	return out
 }
@@ -387,7 +406,7 @@ func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
 		g := gk{k.VLAN, k.Group}
 		gr, ok := groups[g]
 		if !ok {
-			gr = &IGMPGroup{VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), Group: netip.AddrFrom4(k.Group)}
+			gr = &IGMPGroup{VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN), Group: netip.AddrFrom4(k.Group)}
 			for ck := range e.nlb.Clusters() {
 				if ck.VLAN == k.VLAN && addr.IGMPGroup(ck.IP) == gr.Group {
 					gr.NLBCluster = ck.IP
@@ -409,7 +428,7 @@ func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
 		outG = append(outG, *gr)
 	}
 	slices.SortFunc(outG, func(a, b IGMPGroup) int {
-		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.Group.Compare(b.Group))
+		return cmp.Or(compareSpan(a.RemoteSpan, b.RemoteSpan), cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.Group.Compare(b.Group))
 	})
 	outQ := []Querier{}
 	for k, q := range e.igmp.Queriers() {
@@ -418,13 +437,13 @@ func (e *Engine) igmpReports() ([]IGMPGroup, []Querier) {
 			maxResp = 10
 		}
 		outQ = append(outQ, Querier{
-			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), IP: netip.AddrFrom4(k.IP), MAC: q.MAC, Version: q.Version,
+			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN), IP: netip.AddrFrom4(k.IP), MAC: q.MAC, Version: q.Version,
 			Queries: q.Queries, GeneralQueries: q.General, IntervalSeconds: time.Duration(q.Interval).Round(time.Millisecond).Seconds(),
 			MaxRespSeconds: maxResp, FirstSeen: at(q.First), LastSeen: at(q.Last),
 		})
 	}
 	slices.SortFunc(outQ, func(a, b Querier) int {
-		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.IP.Compare(b.IP))
+		return cmp.Or(compareSpan(a.RemoteSpan, b.RemoteSpan), cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.IP.Compare(b.IP))
 	})
 	return outG, outQ
 }
@@ -436,7 +455,7 @@ func (e *Engine) floodReports() []Flood {
 		fps, bps, peak, _ := c.Rates()
 		v := e.verdictFor(k.VLAN, k.MAC, c.Frames)
 		fr := Flood{
-			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), MAC: k.MAC, Form: f.Form,
+			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN), MAC: k.MAC, Form: f.Form,
 			Frames: c.Frames, Bytes: c.Bytes, Heartbeats: c.Heartbeats,
 			FPS: round2(fps), BPS: round2(bps), PeakFPS: peak,
 			FirstSeen: at(c.First), LastSeen: at(c.Last), Verdict: v.verdict, Basis: v.basis,
@@ -445,9 +464,26 @@ func (e *Engine) floodReports() []Flood {
 		out = append(out, fr)
 	}
 	slices.SortFunc(out, func(a, b Flood) int {
-		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), cmp.Compare(a.MAC.String(), b.MAC.String()))
+		return cmp.Or(compareSpan(a.RemoteSpan, b.RemoteSpan), cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), cmp.Compare(a.MAC.String(), b.MAC.String()))
 	})
 	return out
+}
+
+// RemoteSpan names the remote-span session (ERSPAN, VXLAN) an entry's
+// frames came through; absent for frames seen directly.
+type RemoteSpan = finding.RemoteSpan
+
+// compareSpan orders the entries seen directly first, then by session.
+func compareSpan(a, b *RemoteSpan) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
 }
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

@@ -256,7 +256,7 @@ func (t *Table) changed(k Key, b *Binding, old, cur MACSeen, flip bool, now int6
 	case SameCluster:
 		return
 	case ModeChange:
-		key := finding.Key{Kind: finding.NLBModeChange, VLAN: uint32(k.VLAN), IP: k.IP}
+		key := finding.Key{Kind: finding.NLBModeChange, VLAN: uint64(k.VLAN), IP: k.IP}
 		if f, ok := t.store.Get(key); ok {
 			f.Count++
 			if len(f.Evidence) < finding.MaxEvidence {
@@ -283,7 +283,7 @@ func (t *Table) changed(k Key, b *Binding, old, cur MACSeen, flip bool, now int6
 		return
 	}
 	if !flip {
-		key := finding.Key{Kind: finding.MACChange, VLAN: uint32(k.VLAN), IP: k.IP, MAC: old.MAC, MAC2: cur.MAC}
+		key := finding.Key{Kind: finding.MACChange, VLAN: uint64(k.VLAN), IP: k.IP, MAC: old.MAC, MAC2: cur.MAC}
 		if t.store.Touch(key, n) {
 			return
 		}
@@ -301,10 +301,10 @@ func (t *Table) changed(k Key, b *Binding, old, cur MACSeen, flip bool, now int6
 		return
 	}
 	// One duplicate-ip finding per IP, naming every MAC that took part.
-	key := finding.Key{Kind: finding.DuplicateIP, VLAN: uint32(k.VLAN), IP: k.IP}
+	key := finding.Key{Kind: finding.DuplicateIP, VLAN: uint64(k.VLAN), IP: k.IP}
 	// A flip-flop shows the earlier "move" was two devices all along.
-	t.store.Withdraw(finding.Key{Kind: finding.MACChange, VLAN: uint32(k.VLAN), IP: k.IP, MAC: old.MAC, MAC2: cur.MAC})
-	t.store.Withdraw(finding.Key{Kind: finding.MACChange, VLAN: uint32(k.VLAN), IP: k.IP, MAC: cur.MAC, MAC2: old.MAC})
+	t.store.Withdraw(finding.Key{Kind: finding.MACChange, VLAN: uint64(k.VLAN), IP: k.IP, MAC: old.MAC, MAC2: cur.MAC})
+	t.store.Withdraw(finding.Key{Kind: finding.MACChange, VLAN: uint64(k.VLAN), IP: k.IP, MAC: cur.MAC, MAC2: old.MAC})
 	if t.store.Touch(key, n) {
 		f, _ := t.store.Get(key)
 		if (!slices.Contains(f.MACs, old.MAC) || !slices.Contains(f.MACs, cur.MAC)) && len(f.MACs) < maxReportedMACs {

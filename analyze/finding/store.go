@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/frame"
 )
 
 // Key identifies one finding, so that more evidence for the same thing
@@ -12,8 +13,9 @@ import (
 // building one allocates nothing, which keeps Touch free for the per-frame
 // path. Fields a kind does not need stay zero.
 type Key struct {
-	Kind    Kind
-	VLAN    uint32
+	Kind Kind
+	// VLAN is a frame.VLAN: the VLAN, and the remote-span session.
+	VLAN    uint64
 	IP, IP2 netip.Addr
 	MAC     addr.MAC
 	MAC2    addr.MAC
@@ -68,6 +70,9 @@ func (s *Store) Raise(k Key, f Finding) (*Finding, bool) {
 		f.Count = 1
 	}
 	f.Kind = k.Kind
+	if f.RemoteSpan == nil {
+		f.RemoteSpan = RemoteSpanOf(frame.VLAN(k.VLAN))
+	}
 	ev := make([]uint64, 0, MaxEvidence)
 	for _, n := range f.Evidence {
 		if len(ev) == MaxEvidence {

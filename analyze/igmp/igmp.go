@@ -242,7 +242,7 @@ func (t *Tables) Check(now int64, final bool) {
 		if v.reports == 0 {
 			continue
 		}
-		key := finding.Key{Kind: finding.IGMPNoQuerier, VLAN: uint32(vlan)}
+		key := finding.Key{Kind: finding.IGMPNoQuerier, VLAN: uint64(vlan)}
 		if _, ok := t.store.Get(key); ok {
 			continue
 		}
