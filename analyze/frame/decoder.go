@@ -261,15 +261,14 @@ func (d *Decoder) decodeFrame(lt layers.LinkType, data []byte, wireLen int) *Fra
 		// to the mirrored frame. Any other (options, broken headers) goes
 		// through the parser and then tunnelAfterParse, as the oracle's
 		// frames all do.
-		if !d.inTunnel {
+		// A few inlined compares: ARP, IGMP and NLB pay no call.
+		if (l.etherType == uint16(layers.EthernetTypeIPv4) && mayTunnel4(data, l.off) ||
+			l.etherType == uint16(layers.EthernetTypeIPv6) && mayBeTunnel6(data[l.off:])) && !d.inTunnel {
 			var t tunnel
-			switch {
-			case l.etherType == uint16(layers.EthernetTypeIPv4) && data[l.off] == 0x45:
+			if l.etherType == uint16(layers.EthernetTypeIPv4) {
 				t, ok = readTunnel(data, wireLen, l.off)
-			case l.etherType == uint16(layers.EthernetTypeIPv6):
+			} else {
 				t, ok = readTunnel6(data, wireLen, l.off)
-			default:
-				ok = false
 			}
 			if ok && !t.broken {
 				return d.decodeTunnel(data, wireLen, &t)
@@ -329,7 +328,9 @@ func (d *Decoder) decodeFrame(lt layers.LinkType, data []byte, wireLen int) *Fra
 	switch {
 	case len(data) < wireLen:
 		f.Status = Truncated
-		return d.tunnelAfterParse(f, lt, data, wireLen)
+		if f.Kind == KindIPv4 || f.EtherType == layers.EthernetTypeIPv6 {
+			return d.tunnelAfterParse(f, lt, data, wireLen)
+		}
 	case p.Truncated && f.Kind == KindHeartbeat:
 		// A heartbeat captured whole that ends before its fields do (a
 		// membership heartbeat shorter than its 1496 bytes, an extended
@@ -343,7 +344,12 @@ func (d *Decoder) decodeFrame(lt layers.LinkType, data []byte, wireLen int) *Fra
 		f.Status, f.Reason, f.Err = Malformed, reasonOf(f.Kind), errShort
 		return f
 	}
-	return d.tunnelAfterParse(f, lt, data, wireLen)
+	// Only IPv4 and IPv6 may carry a remote span's frame: ARP, IGMP's
+	// Kind and NLB pay a compare, not a call.
+	if f.Kind == KindIPv4 || f.EtherType == layers.EthernetTypeIPv6 {
+		return d.tunnelAfterParse(f, lt, data, wireLen)
+	}
+	return f
 }
 
 // tunnelAfterParse decodes the mirrored frame inside f, an IPv4 frame the
@@ -613,11 +619,18 @@ func (d *Decoder) decodePlain(f *Frame, data []byte, wireLen int, l *link) bool 
 	return true
 }
 
+// mayTunnel4 reports whether data[off:] is an option-less IPv4 header of
+// protocol GRE or UDP, which readTunnel may take: a few compares, so that
+// the frames that are not (ARP, IGMP, NLB) pay nothing more.
+func mayTunnel4(data []byte, off int) bool {
+	return len(data) >= off+20 && data[off] == 0x45 && (data[off+9] == ipProtoGRE || data[off+9] == ipProtoUDP)
+}
+
 // mayBeVXLAN reports whether ip, an IPv4 header without options and what
 // follows, is UDP to the VXLAN port: a remote span's frame, maybe, which
 // readTunnel decides. A UDP header cut before its ports is not one.
 func mayBeVXLAN(ip []byte) bool {
-	return ip[9] == ipProtoUDP && len(ip) >= 24 && ip[22] == vxlanPort>>8 && ip[23] == vxlanPort&0xff
+	return ip[9] == ipProtoUDP && len(ip) >= 24 && binary.BigEndian.Uint16(ip[22:]) == vxlanPort
 }
 
 func reasonOf(k Kind) Reason {
