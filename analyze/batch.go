@@ -214,7 +214,10 @@ func (b *Batch) addDeep(data []byte, frameNo uint64, now int64, wireLen int, lt 
 	// Counting towards flooding needs the decoded frame, but only a frame
 	// whose Ethernet destination has a cluster form can: ApplyBatch needs
 	// to know whether the engine may create flood counters.
-	if lt == layers.LinkTypeEthernet && len(data) >= 14 && addr.IsClusterForm((*addr.MAC)(data[0:6])) {
+	// A remote span's frame (frame.MayCarryFrame) carries a mirrored
+	// frame whose destination only decoding tells.
+	if lt == layers.LinkTypeEthernet && len(data) >= 14 &&
+		(addr.IsClusterForm((*addr.MAC)(data[0:6])) || frame.MayCarryFrame(data)) {
 		b.deepCluster++
 	}
 	off := len(b.deepData)

@@ -144,6 +144,27 @@ func TestBatchIsPacket(t *testing.T) {
 	for i := 88; i < len(ssdp); i += 89 {
 		ssdp[i] = testcapture.Record{Data: ssdpFrame, WireLen: len(ssdpFrame), Time: ssdp[i].Time, LinkType: ssdp[i].LinkType}
 	}
+	// Every 7th frame mirrored from a remote span, in turn ERSPAN type II
+	// and VXLAN: deep frames whose Ethernet destination is the collector
+	// while the mirrored frame's may be a cluster MAC, among plain frames
+	// to cluster MACs.
+	remote := slices.Clone(mixed)
+	erspan := &fixtures.ERSPAN{Type: 2, Session: 7, Encap: fixtures.ERSPANTagKept,
+		Switch: netip.MustParseAddr("192.0.2.1"), Collector: netip.MustParseAddr("192.0.2.10"),
+		SwitchMAC: addr.MAC{0, 0x1b, 0x54, 0, 2, 1}, CollectorMAC: addr.MAC{0, 0x15, 0x5d, 0, 2, 10}}
+	vxlan := fixtures.VXLAN{VNI: 5070, SourcePort: 50000, Switch: erspan.Switch, Collector: erspan.Collector,
+		SwitchMAC: erspan.SwitchMAC, CollectorMAC: erspan.CollectorMAC}
+	for i := 6; i < len(remote); i += 7 {
+		r := remote[i]
+		if len(r.Data) != r.WireLen {
+			continue
+		}
+		data := vxlan.Wrap(r.Data)
+		if i%2 == 0 {
+			data = erspan.Wrap(r.Data, false)
+		}
+		remote[i] = testcapture.Record{Data: data, WireLen: len(data), Time: r.Time, LinkType: r.LinkType}
+	}
 	for _, c := range []struct {
 		name string
 		recs []testcapture.Record
@@ -158,6 +179,8 @@ func TestBatchIsPacket(t *testing.T) {
 		{"mixed malformed", malformed, analyze.Options{}, true},
 		{"mixed shorter cuts", shortCuts, analyze.Options{}, true},
 		{"mixed ssdp", ssdp, analyze.Options{}, true},
+		{"mixed remote span", remote, analyze.Options{}, false},
+		{"mixed remote span, small flood table", remote, analyze.Options{Limits: analyze.Limits{ClusterMACs: 40}}, false},
 		// Fewer counters than cluster MACs: evictions, batches declined.
 		{"mixed small flood table", mixed, analyze.Options{Limits: analyze.Limits{ClusterMACs: 40}}, false},
 	} {

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
+	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
 	"github.com/nlbprobe/nlbprobe/fixtures"
@@ -108,6 +111,59 @@ func TestPacketAllocs(t *testing.T) {
 	})
 	if perFrame := allocs / float64(len(recs)); perFrame > 0.0001 {
 		t.Fatalf("PacketAt: %.0f allocations per pass of %d frames (%.5f per frame)", allocs, len(recs), perFrame)
+	}
+}
+
+// TestRemoteSpanAllocs: the mix as a remote span's collector sees it, every
+// frame mirrored inside ERSPAN type II, III or VXLAN, costs no allocation
+// per frame either: the encapsulations are read in place and the session
+// is part of fixed-size keys.
+func TestRemoteSpanAllocs(t *testing.T) {
+	recs, err := mixedFrames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs = slices.Clone(recs[:30000])
+	wrap := remoteSpanWrappers()
+	for i, r := range recs {
+		// A frame the mix cut (heartbeats, at 128 bytes) is mirrored
+		// whole and cut by the collector's snaplen.
+		whole := append(slices.Clone(r.Data), make([]byte, r.WireLen-len(r.Data))...)
+		data := wrap[i%len(wrap)](whole)
+		cut := r.WireLen - len(r.Data)
+		recs[i] = testcapture.Record{Data: data[:len(data)-cut], WireLen: len(data), Time: r.Time, LinkType: r.LinkType}
+	}
+	e := analyze.New(analyze.Options{})
+	feed := func(pass int) {
+		span := recs[len(recs)-1].Time.Sub(recs[0].Time) + 1
+		for i, r := range recs {
+			e.Packet(r.Data, analyze.Meta{Frame: uint64(i + 1), Time: r.Time.Add(span * timeDuration(pass)),
+				Length: r.WireLen, LinkType: r.LinkType})
+		}
+	}
+	feed(0)
+	if s := e.Stats(); s.Encapsulated.Total() != uint64(len(recs)) || s.Protocols.Heartbeats == 0 || s.Protocols.ARP == 0 || s.Malformed != 0 {
+		t.Fatalf("stats %+v: want every frame mirrored, heartbeats and ARP among them, none malformed", s)
+	}
+	pass := 0
+	allocs := testing.AllocsPerRun(3, func() { pass++; feed(pass) })
+	if perFrame := allocs / float64(len(recs)); perFrame > 0.0001 {
+		t.Fatalf("%.0f allocations per pass of %d mirrored frames (%.5f per frame)", allocs, len(recs), perFrame)
+	}
+}
+
+// remoteSpanWrappers return functions that mirror a frame inside ERSPAN
+// type II, ERSPAN type III and VXLAN.
+func remoteSpanWrappers() []func([]byte) []byte {
+	sw, col := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.10")
+	swMAC, colMAC := addr.MAC{0, 0x1b, 0x54, 0, 2, 1}, addr.MAC{0, 0x15, 0x5d, 0, 2, 10}
+	e2 := &fixtures.ERSPAN{Type: 2, Session: 7, Encap: fixtures.ERSPANTagKept, Switch: sw, Collector: col, SwitchMAC: swMAC, CollectorMAC: colMAC}
+	e3 := &fixtures.ERSPAN{Type: 3, Session: 8, Switch: sw, Collector: col, SwitchMAC: swMAC, CollectorMAC: colMAC}
+	v := fixtures.VXLAN{VNI: 5070, SourcePort: 50000, Switch: sw, Collector: col, SwitchMAC: swMAC, CollectorMAC: colMAC}
+	return []func([]byte) []byte{
+		func(f []byte) []byte { return e2.Wrap(f, false) },
+		func(f []byte) []byte { return e3.Wrap(f, false) },
+		v.Wrap,
 	}
 }
 

@@ -67,7 +67,7 @@ func (e *Engine) checkMembership(now int64, final bool) {
 		queries := e.igmp.QueriesOn(k.VLAN)
 		for i := range c.Hosts {
 			h := &c.Hosts[i]
-			key := finding.Key{Kind: finding.IGMPMemberMissing, VLAN: uint32(k.VLAN), IP: k.IP, IP2: h.Dedicated, N: int64(h.Priority)}
+			key := finding.Key{Kind: finding.IGMPMemberMissing, VLAN: uint64(k.VLAN), IP: k.IP, IP2: h.Dedicated, N: int64(h.Priority)}
 			subject := fmt.Sprintf("cluster %v vlan %v host %d", k.IP, k.VLAN, h.Priority)
 			if m := e.memberOf(k.VLAN, group, h); m != nil && !m.Left {
 				// A late report withdraws what an earlier check said.
@@ -211,7 +211,7 @@ func (e *Engine) scanBindings(now int64) {
 					k.IP.String() + " may be one of its additional VIPs)"
 			}
 			role(k.VLAN, seen.MAC).staleFor = k.IP
-			key := finding.Key{Kind: finding.NLBStaleClusterMAC, VLAN: uint32(k.VLAN), IP: k.IP, MAC: seen.MAC}
+			key := finding.Key{Kind: finding.NLBStaleClusterMAC, VLAN: uint64(k.VLAN), IP: k.IP, MAC: seen.MAC}
 			if _, ok := e.store.Get(key); ok {
 				continue
 			}
@@ -336,7 +336,9 @@ func (e *Engine) verdictFor(vlan frame.VLAN, mac addr.MAC, frames uint64) floodV
 	if f.Form == addr.FormUnicastCluster {
 		kind = finding.UnicastFlooding
 	}
-	if e.opts.Vantage == VantageNonMember {
+	// A remote span's frames are mirrored copies wherever the capture
+	// stands: they are judged as a span's.
+	if session, _ := vlan.Session(); e.opts.Vantage == VantageNonMember && session == frame.SessionNone {
 		if frames == 0 {
 			return floodVerdict{verdict: VerdictTargeted, basis: BasisVantage, reason: "vantage nonmember: no frame to this MAC reached this port", kind: kind}
 		}
@@ -386,7 +388,7 @@ func (e *Engine) checkFlooding(now int64) {
 		if !v.raise {
 			continue
 		}
-		key := finding.Key{Kind: v.kind, VLAN: uint32(k.VLAN), MAC: k.MAC}
+		key := finding.Key{Kind: v.kind, VLAN: uint64(k.VLAN), MAC: k.MAC}
 		fps, bps, peak, _ := c.Rates()
 		msg := fmt.Sprintf("%s (%s) to %v on vlan %v: %.1f frames/s, %s/s, peak %s in one second; %s",
 			finding.Plural(c.Frames, "frame", "frames"), FormatBytes(float64(c.Bytes)), k.MAC, k.VLAN, fps, FormatBytes(bps),
@@ -734,7 +736,7 @@ func (e *Engine) raiseHyperV(k nlb.ClusterKey, nic addr.MAC, host *nlb.Host, arp
 	if sev == finding.Warning {
 		fix += fmt.Sprintf("; if that VM is not a host of the cluster, remove %v from its addresses instead", k.IP)
 	}
-	key := finding.Key{Kind: finding.HyperVMACSpoofing, VLAN: uint32(k.VLAN), IP: k.IP, MAC: nic}
+	key := finding.Key{Kind: finding.HyperVMACSpoofing, VLAN: uint64(k.VLAN), IP: k.IP, MAC: nic}
 	if f, ok := e.store.Get(key); ok {
 		if f.Message != msg || f.Remedy != fix {
 			f.Severity, f.Message, f.Remedy, f.Evidence, f.Time = max(f.Severity, sev), msg, fix, evidence, at(when)
@@ -752,7 +754,7 @@ func (e *Engine) raiseHyperV(k nlb.ClusterKey, nic addr.MAC, host *nlb.Host, arp
 	}
 	// The VIP flips between the cluster MAC and this vNIC's: a duplicate-ip
 	// that this finding explains, and whose fix is this one.
-	dup := finding.Key{Kind: finding.DuplicateIP, VLAN: uint32(k.VLAN), IP: k.IP}
+	dup := finding.Key{Kind: finding.DuplicateIP, VLAN: uint64(k.VLAN), IP: k.IP}
 	if f, ok := e.store.Get(dup); ok && slices.Contains(f.MACs, nic) {
 		f.Remedy = fmt.Sprintf("%v is a host of unicast-mode cluster %v answering from its own vNIC MAC (see hyperv-mac-spoofing): "+
 			"once its vNIC allows MAC address spoofing it answers with the cluster MAC %v like the other hosts and the flip-flop ends",

@@ -129,7 +129,7 @@ type Engine struct {
 	roles map[flood.Key]*macRole
 
 	truncTouch     touchCount
-	malformedTouch [frame.ReasonOther + 1]touchCount
+	malformedTouch [frame.NumReasons]touchCount
 }
 
 // New returns an Engine.
@@ -188,6 +188,9 @@ func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt 
 		}
 	}
 	f := e.dec.Decode(lt, data, wireLen)
+	if f.Encap != frame.EncapNone {
+		e.countEncap(f.Encap)
+	}
 	switch f.Status {
 	case frame.Unsupported:
 		e.unsupportedFrame(lt, frameNo, now)
@@ -202,7 +205,7 @@ func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt 
 		s.Protocols.VLANTagged++
 	}
 	if f.DstKnown && addr.IsClusterForm(&f.Dst) {
-		e.countClusterMAC(f, frameNo, wireLen, now)
+		e.countClusterMAC(f, frameNo, now)
 	}
 	switch f.Kind {
 	case frame.KindARP:
@@ -278,14 +281,31 @@ func (e *Engine) advanceSecond(now int64) {
 	}
 }
 
-// countClusterMAC counts a frame to a cluster-form MAC towards flooding.
-func (e *Engine) countClusterMAC(f *frame.Frame, frameNo uint64, wireLen int, now int64) {
+// countClusterMAC counts a frame to a cluster-form MAC towards flooding,
+// with its length on the wire: a mirrored frame's own, not its
+// encapsulation's.
+func (e *Engine) countClusterMAC(f *frame.Frame, frameNo uint64, now int64) {
 	dstIP, counts := floodDst(f.Kind, f.IPv4.Dst)
 	if !counts {
 		return
 	}
 	e.stats.Protocols.ClusterMAC++
-	e.flood.CountTo(f.VLAN, &f.Dst, wireLen, f.Kind == frame.KindHeartbeat, dstIP, now, frameNo)
+	e.flood.CountTo(f.VLAN, &f.Dst, f.Len, f.Kind == frame.KindHeartbeat, dstIP, now, frameNo)
+}
+
+// countEncap counts a frame that came through a remote span.
+func (e *Engine) countEncap(enc frame.Encap) {
+	c := &e.stats.Encapsulated
+	switch enc {
+	case frame.EncapERSPANI:
+		c.ERSPANI++
+	case frame.EncapERSPANII:
+		c.ERSPANII++
+	case frame.EncapERSPANIII:
+		c.ERSPANIII++
+	case frame.EncapVXLAN:
+		c.VXLAN++
+	}
 }
 
 // floodDst says whether a frame of kind k to a cluster-form MAC counts

@@ -1,9 +1,12 @@
 package analyze_test
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
+	"github.com/nlbprobe/nlbprobe/fixtures"
 )
 
 // analyzeRecords runs the engine over frames read from a file.
@@ -132,6 +136,17 @@ func TestRealIGMPCaptures(t *testing.T) {
 	}
 }
 
+// TestIGMPv3MaxResponseReport: frames 2-3 of igmpv3-queries.pcap carry Max
+// Resp Code 0xfe, RFC 3376's floating-point 3072 s (tshark: "3072.0 sec"),
+// which the querier's report shows, not 25.4 s.
+func TestIGMPv3MaxResponseReport(t *testing.T) {
+	recs := testcapture.MustRead(t, filepath.Join(testcapture.SharedPcaps(t), "igmpv3-queries.pcap"))
+	r := analyzeRecords(recs[:3], analyze.Options{})
+	if len(r.Queriers) != 1 || r.Queriers[0].MaxRespSeconds != 3072 {
+		t.Fatalf("queriers %+v, want one with max_response_seconds 3072", r.Queriers)
+	}
+}
+
 // TestCorpusNeverPanics runs every frame of every real capture through the
 // engine (the corpus is full of deliberately malformed frames) and checks
 // the report accounts for each frame.
@@ -209,5 +224,136 @@ func TestSkippedAndEvicted(t *testing.T) {
 	evicted, ok := findingOf(r, finding.StateEvicted)
 	if !ok || r.Stats.Evicted.Bindings < 84 || len(r.Bindings) > 16 || !strings.Contains(evicted.Message, "ARP bindings") {
 		t.Errorf("state-evicted %+v, evicted %d, %d bindings", evicted, r.Stats.Evicted.Bindings, len(r.Bindings))
+	}
+}
+
+// TestHeartbeatShortOnTheWire (issue 16 item 6): a heartbeat frame captured
+// whole (captured length = wire length) that ends before the heartbeat does
+// was broken on the wire: a malformed-frame, never a heartbeat of its host.
+// The same bytes cut by a snaplen are a truncated heartbeat of the host.
+func TestHeartbeatShortOnTheWire(t *testing.T) {
+	vip, node := netip.MustParseAddr("10.7.0.50"), netip.MustParseAddr("10.7.0.51")
+	hb := fixtures.Heartbeat{Priority: 1, Cluster: vip, Dedicated: node, PortRules: []uint32{1}}.
+		Frame(addr.MaskedSource(1, vip), addr.Broadcast)
+	base := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+	type rec struct{ captured, wire int }
+	run := func(recs []rec) *analyze.Report {
+		e := analyze.New(analyze.Options{})
+		for i, r := range recs {
+			e.Packet(hb[:r.captured], analyze.Meta{Frame: uint64(i + 1), Time: base.Add(time.Duration(i) * time.Second),
+				Length: r.wire, LinkType: layers.LinkTypeEthernet})
+		}
+		return e.Finish()
+	}
+	whole := len(hb)
+	r := run([]rec{{whole, whole}, {60, 60}, {whole, whole}, {800, 800}, {whole, whole}})
+	if len(r.Clusters) != 1 || len(r.Clusters[0].Hosts) != 1 || r.Clusters[0].Hosts[0].Heartbeats != 3 {
+		t.Fatalf("clusters %+v: want one host with the 3 whole heartbeats", r.Clusters)
+	}
+	mf, ok := findingOf(r, finding.MalformedFrame)
+	if !ok || r.Stats.Malformed != 2 || fmt.Sprint(mf.Evidence) != "[2 4]" || !strings.Contains(mf.Subject, "NLB heartbeat length") {
+		t.Errorf("malformed %d, finding %+v", r.Stats.Malformed, mf)
+	}
+	if r.Stats.Truncated != 0 || r.Stats.Protocols.Heartbeats != 3 {
+		t.Errorf("truncated %d, heartbeats %d", r.Stats.Truncated, r.Stats.Protocols.Heartbeats)
+	}
+
+	r = run([]rec{{whole, whole}, {60, whole}, {whole, whole}, {800, whole}, {whole, whole}})
+	if len(r.Clusters) != 1 || r.Clusters[0].Hosts[0].Heartbeats != 5 || r.Stats.TruncatedHeartbeats != 2 || r.Stats.Malformed != 0 {
+		t.Errorf("cut by a snaplen: clusters %+v, truncated heartbeats %d, malformed %d",
+			r.Clusters, r.Stats.TruncatedHeartbeats, r.Stats.Malformed)
+	}
+}
+
+// TestARPOtherOpcodesBindNothing (issue 16 item 10): frame 720 of
+// arp-oobr.pcap is a RARP request (opcode 3) whose sender fields name
+// 192.168.129.104 with another MAC than frame 20's ARP for that IP; tshark
+// rightly sees no binding in it (it used to raise two mac-change findings).
+// The report must be the same, bindings and findings, as with that frame
+// replaced by one nlbprobe does not analyze; only the counters differ.
+func TestARPOtherOpcodesBindNothing(t *testing.T) {
+	recs := testcapture.MustRead(t, filepath.Join(testcapture.SharedPcaps(t), "arp-oobr.pcap"))
+	const rarp = 720
+	if r := recs[rarp-1].Data; len(r) < 22 || r[12] != 0x08 || r[13] != 0x06 || r[20] != 0 || r[21] != 3 {
+		t.Fatalf("frame %d is not the ARP opcode 3 this test is about: % x", rarp, r[:min(len(r), 22)])
+	}
+	with := analyzeRecords(recs, analyze.Options{})
+	inert := slices.Clone(recs)
+	inert[rarp-1].Data = slices.Clone(recs[rarp-1].Data)
+	inert[rarp-1].Data[12], inert[rarp-1].Data[13] = 0x88, 0xb5 // IEEE local experimental ethertype
+	without := analyzeRecords(inert, analyze.Options{})
+	if !reflect.DeepEqual(with.Bindings, without.Bindings) {
+		t.Errorf("frame %d changes the bindings", rarp)
+	}
+	if !reflect.DeepEqual(with.Findings, without.Findings) {
+		t.Errorf("frame %d changes the findings", rarp)
+	}
+	for _, f := range with.Findings {
+		if slices.Contains(f.Evidence, rarp) {
+			t.Errorf("%s %s cites frame %d", f.Kind, f.Subject, rarp)
+		}
+	}
+	// tshark -Y 'arp.opcode != 1 && arp.opcode != 2' on the frames whose
+	// ARP is for IPv4 over Ethernet and not malformed gives 720 among
+	// others; each is counted, none bound.
+	if with.Stats.ARPOtherOpcodes == 0 || with.Stats.ARPOtherOpcodes != without.Stats.ARPOtherOpcodes+1 {
+		t.Errorf("other opcodes %d with frame %d, %d without", with.Stats.ARPOtherOpcodes, rarp, without.Stats.ARPOtherOpcodes)
+	}
+}
+
+// TestRemoteSpanCaptures (issue 16 item 11): the ERSPAN and VXLAN captures
+// of tcpdump's corpus carry ARP inside, which the report shows in the
+// session's VLAN context as tshark decodes it (erspan.spanid, vlan.id,
+// vxlan.vni, arp.src.*), the encapsulations counted. They used to show
+// nothing: the outer frames were plain IPv4.
+func TestRemoteSpanCaptures(t *testing.T) {
+	type binding struct {
+		span string
+		vlan uint16
+		ip   string
+		mac  string
+	}
+	cases := []struct {
+		file     string
+		bindings []binding
+		encap    analyze.Encapsulations
+	}{
+		{"erspan-type-ii-3.pcap", []binding{{"erspan 101", 865, "10.240.19.139", "14:18:77:60:aa:75"}},
+			analyze.Encapsulations{ERSPANII: 108}},
+		{"erspan-type-i-3.pcap", []binding{{"erspan 0", 1, "192.168.90.100", "00:15:fa:dc:a1:f7"}},
+			analyze.Encapsulations{ERSPANI: 1}},
+		{"vxlan.pcap", []binding{{"vxlan 100", 0, "192.168.203.3", "00:16:3e:37:f6:04"},
+			{"vxlan 100", 0, "192.168.203.5", "00:30:88:01:00:02"}}, analyze.Encapsulations{VXLAN: 10}},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			r := analyzeShared(t, c.file, analyze.Options{})
+			var got []binding
+			for _, b := range r.Bindings {
+				span := ""
+				if b.RemoteSpan != nil {
+					span = fmt.Sprint(b.RemoteSpan.Kind, " ", b.RemoteSpan.ID)
+				}
+				got = append(got, binding{span, b.VLAN, b.IP.String(), b.MAC.String()})
+			}
+			if !reflect.DeepEqual(got, c.bindings) {
+				t.Errorf("bindings %v, want %v", got, c.bindings)
+			}
+			if r.Stats.Encapsulated != c.encap || r.Stats.Malformed != 0 {
+				t.Errorf("encapsulated %+v, malformed %d; want %+v", r.Stats.Encapsulated, r.Stats.Malformed, c.encap)
+			}
+		})
+	}
+}
+
+// TestRemoteSpanIsSpan: mirrored frames prove nothing about where the
+// capture stands, so a remote span's cluster MACs are judged from the
+// control plane even with --vantage nonmember; frames seen directly keep
+// the nonmember verdict.
+func TestRemoteSpanIsSpan(t *testing.T) {
+	recs := testcapture.MustRead(t, filepath.Join(testcapture.ModuleRoot(), "fixtures", "captures", "remote-span.pcap"))
+	r := analyzeRecords(recs, analyze.Options{Vantage: analyze.VantageNonMember})
+	if len(r.Flood) != 1 || r.Flood[0].RemoteSpan == nil || r.Flood[0].Basis != "control-plane" {
+		t.Fatalf("flood %+v: want the ERSPAN session's cluster MAC judged from the control plane", r.Flood)
 	}
 }

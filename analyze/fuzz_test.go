@@ -58,7 +58,7 @@ func joinFrames(recs []testcapture.Record) []byte {
 // names only frames that exist, and findings in report order.
 func FuzzEngine(f *testing.F) {
 	dir := filepath.Join(testcapture.ModuleRoot(), "fixtures", "captures")
-	for _, name := range []string{"mode-change-residue.pcap", "malformed.pcap", "two-vlans.pcap", "igmp-member-missing.pcap", "cooked-sll.pcap"} {
+	for _, name := range []string{"mode-change-residue.pcap", "malformed.pcap", "two-vlans.pcap", "igmp-member-missing.pcap", "cooked-sll.pcap", "remote-span.pcap"} {
 		if recs, err := testcapture.Read(filepath.Join(dir, name)); err == nil && len(recs) > 0 {
 			f.Add(joinFrames(recs[:min(len(recs), 60)]))
 		}

@@ -108,7 +108,7 @@ func (e *Engine) CheckStaticARP(entries []StaticNeighbor) int {
 			continue
 		}
 		stale++
-		key := finding.Key{Kind: finding.StaleStaticARP, VLAN: uint32(vlan), IP: n.IP, MAC: n.MAC, MAC2: wire}
+		key := finding.Key{Kind: finding.StaleStaticARP, VLAN: uint64(vlan), IP: n.IP, MAC: n.MAC, MAC2: wire}
 		if _, ok := e.store.Get(key); ok {
 			continue
 		}

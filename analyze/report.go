@@ -116,12 +116,13 @@ type CaptureSpan struct {
 
 // Cluster is one NLB cluster IP on one VLAN.
 type Cluster struct {
-	ClusterIP  netip.Addr `json:"cluster_ip"`
-	Mode       addr.Mode  `json:"mode"`
-	VLAN       uint16     `json:"vlan"`
-	SVLAN      uint16     `json:"svlan"`
-	ClusterMAC addr.MAC   `json:"cluster_mac"` // zero ("") when the mode is unknown
-	IGMPGroup  netip.Addr `json:"igmp_group"`  // zero ("") unless in IGMP mode
+	ClusterIP  netip.Addr  `json:"cluster_ip"`
+	Mode       addr.Mode   `json:"mode"`
+	VLAN       uint16      `json:"vlan"`
+	SVLAN      uint16      `json:"svlan"`
+	RemoteSpan *RemoteSpan `json:"remote_span,omitempty"` // nil for frames captured directly
+	ClusterMAC addr.MAC    `json:"cluster_mac"`           // zero ("") when the mode is unknown
+	IGMPGroup  netip.Addr  `json:"igmp_group"`            // zero ("") unless in IGMP mode
 	// ModeBasis says what the mode was read from.
 	ModeBasis  string    `json:"mode_basis"`
 	Heartbeats uint64    `json:"heartbeats"`
@@ -181,17 +182,18 @@ type Host struct {
 
 // Binding is one IP's ARP history on a VLAN.
 type Binding struct {
-	VLAN      uint16       `json:"vlan"`
-	SVLAN     uint16       `json:"svlan"`
-	IP        netip.Addr   `json:"ip"`
-	MAC       addr.MAC     `json:"mac"`
-	NLB       string       `json:"nlb"` // what an NLB-form MAC means here, "" for others
-	FirstSeen time.Time    `json:"first_seen"`
-	LastSeen  time.Time    `json:"last_seen"`
-	Count     uint64       `json:"count"`
-	Changes   uint32       `json:"changes"`
-	Flips     uint32       `json:"flips"`
-	MACs      []BindingMAC `json:"macs"`
+	VLAN       uint16       `json:"vlan"`
+	SVLAN      uint16       `json:"svlan"`
+	RemoteSpan *RemoteSpan  `json:"remote_span,omitempty"` // nil for frames captured directly
+	IP         netip.Addr   `json:"ip"`
+	MAC        addr.MAC     `json:"mac"`
+	NLB        string       `json:"nlb"` // what an NLB-form MAC means here, "" for others
+	FirstSeen  time.Time    `json:"first_seen"`
+	LastSeen   time.Time    `json:"last_seen"`
+	Count      uint64       `json:"count"`
+	Changes    uint32       `json:"changes"`
+	Flips      uint32       `json:"flips"`
+	MACs       []BindingMAC `json:"macs"`
 	// History is every change of MAC the timeline recorded, in time order
 	// (HTML report only).
 	History []BindingChange `json:"-"`
@@ -213,6 +215,7 @@ type BindingMAC struct {
 type IGMPGroup struct {
 	VLAN       uint16       `json:"vlan"`
 	SVLAN      uint16       `json:"svlan"`
+	RemoteSpan *RemoteSpan  `json:"remote_span,omitempty"` // nil for frames captured directly
 	Group      netip.Addr   `json:"group"`
 	NLBCluster netip.Addr   `json:"nlb_cluster"` // "" unless an IGMP-mode cluster's group
 	Members    []IGMPMember `json:"members"`
@@ -238,17 +241,18 @@ type IGMPMember struct {
 
 // Querier is one IGMP querier.
 type Querier struct {
-	VLAN            uint16     `json:"vlan"`
-	SVLAN           uint16     `json:"svlan"`
-	IP              netip.Addr `json:"ip"`
-	MAC             addr.MAC   `json:"mac"`
-	Version         uint8      `json:"version"`
-	Queries         uint64     `json:"queries"`
-	GeneralQueries  uint64     `json:"general_queries"`
-	IntervalSeconds float64    `json:"interval_seconds"` // 0 before a second general query
-	MaxRespSeconds  float64    `json:"max_response_seconds"`
-	FirstSeen       time.Time  `json:"first_seen"`
-	LastSeen        time.Time  `json:"last_seen"`
+	VLAN            uint16      `json:"vlan"`
+	SVLAN           uint16      `json:"svlan"`
+	RemoteSpan      *RemoteSpan `json:"remote_span,omitempty"` // nil for frames captured directly
+	IP              netip.Addr  `json:"ip"`
+	MAC             addr.MAC    `json:"mac"`
+	Version         uint8       `json:"version"`
+	Queries         uint64      `json:"queries"`
+	GeneralQueries  uint64      `json:"general_queries"`
+	IntervalSeconds float64     `json:"interval_seconds"` // 0 before a second general query
+	MaxRespSeconds  float64     `json:"max_response_seconds"`
+	FirstSeen       time.Time   `json:"first_seen"`
+	LastSeen        time.Time   `json:"last_seen"`
 	// Activity counts queries per bucket of the report's Timeline (HTML
 	// report only).
 	Activity []uint32 `json:"-"`
@@ -256,19 +260,20 @@ type Querier struct {
 
 // Flood is the traffic to one cluster MAC and the verdict on it.
 type Flood struct {
-	VLAN       uint16     `json:"vlan"`
-	SVLAN      uint16     `json:"svlan"`
-	MAC        addr.MAC   `json:"mac"`
-	Form       addr.Form  `json:"form"`
-	ClusterIP  netip.Addr `json:"cluster_ip"` // "" when no cluster IP is known for the MAC
-	Frames     uint64     `json:"frames"`
-	Bytes      uint64     `json:"bytes"`
-	Heartbeats uint64     `json:"heartbeats"`
-	FPS        float64    `json:"frames_per_second"`
-	BPS        float64    `json:"bytes_per_second"`
-	PeakFPS    uint64     `json:"peak_frames_per_second"`
-	FirstSeen  time.Time  `json:"first_seen"`
-	LastSeen   time.Time  `json:"last_seen"`
+	VLAN       uint16      `json:"vlan"`
+	SVLAN      uint16      `json:"svlan"`
+	RemoteSpan *RemoteSpan `json:"remote_span,omitempty"` // nil for frames captured directly
+	MAC        addr.MAC    `json:"mac"`
+	Form       addr.Form   `json:"form"`
+	ClusterIP  netip.Addr  `json:"cluster_ip"` // "" when no cluster IP is known for the MAC
+	Frames     uint64      `json:"frames"`
+	Bytes      uint64      `json:"bytes"`
+	Heartbeats uint64      `json:"heartbeats"`
+	FPS        float64     `json:"frames_per_second"`
+	BPS        float64     `json:"bytes_per_second"`
+	PeakFPS    uint64      `json:"peak_frames_per_second"`
+	FirstSeen  time.Time   `json:"first_seen"`
+	LastSeen   time.Time   `json:"last_seen"`
 	// Verdict is one of Verdicts; Basis (one of Bases) says what it rests
 	// on, and Reason says why in a sentence.
 	Verdict string `json:"verdict"`
@@ -297,14 +302,31 @@ type Stats struct {
 		// ClusterMAC counts frames to NLB cluster MACs.
 		ClusterMAC uint64 `json:"to_cluster_macs"`
 	} `json:"protocols"`
-	Malformed           uint64    `json:"malformed"`
-	Truncated           uint64    `json:"truncated"`
-	TruncatedHeartbeats uint64    `json:"truncated_heartbeats"`
-	Unsupported         uint64    `json:"unsupported_link_type"`
-	Unattributed        uint64    `json:"unattributed_heartbeats"`
-	KernelDrops         uint64    `json:"kernel_drops"`
-	Evicted             Evictions `json:"evicted"`
+	Malformed           uint64 `json:"malformed"`
+	Truncated           uint64 `json:"truncated"`
+	TruncatedHeartbeats uint64 `json:"truncated_heartbeats"`
+	Unsupported         uint64 `json:"unsupported_link_type"`
+	Unattributed        uint64 `json:"unattributed_heartbeats"`
+	// ARPOtherOpcodes counts ARP frames (in Protocols.ARP) that are
+	// neither requests nor replies: RARP, InARP... They bind nothing.
+	ARPOtherOpcodes uint64    `json:"arp_other_opcodes"`
+	KernelDrops     uint64    `json:"kernel_drops"`
+	Evicted         Evictions `json:"evicted"`
+	// Encapsulated counts the frames that came through a remote span
+	// (ERSPAN, VXLAN); the other counters count the frames they carried.
+	Encapsulated Encapsulations `json:"encapsulated"`
 }
+
+// Encapsulations counts frames by the remote span that carried them.
+type Encapsulations struct {
+	ERSPANI   uint64 `json:"erspan_i"`
+	ERSPANII  uint64 `json:"erspan_ii"`
+	ERSPANIII uint64 `json:"erspan_iii"`
+	VXLAN     uint64 `json:"vxlan"`
+}
+
+// Total returns the frames of every encapsulation.
+func (c Encapsulations) Total() uint64 { return c.ERSPANI + c.ERSPANII + c.ERSPANIII + c.VXLAN }
 
 // Evictions counts entries each table dropped to stay within its limit.
 type Evictions struct {
@@ -329,6 +351,7 @@ func (e *Engine) report(withTables bool) *Report {
 	r := &Report{Tool: "nlbprobe", Vantage: e.opts.Vantage}
 	r.Stats = e.stats
 	r.Stats.Unattributed = e.nlb.Unattributed
+	r.Stats.ARPOtherOpcodes = e.arp.OtherOpcodes
 	r.Stats.Evicted = e.evictions()
 	if e.stats.Frames > 0 {
 		r.Capture = CaptureSpan{Start: at(e.first), End: at(e.last),
@@ -413,7 +436,7 @@ func (e *Engine) clusterReports(hist *histories) []Cluster {
 	for k, c := range e.nlb.Clusters() {
 		mode := c.Mode()
 		cr := Cluster{
-			ClusterIP: k.IP, Mode: mode, VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(),
+			ClusterIP: k.IP, Mode: mode, VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN),
 			Heartbeats: c.Heartbeats, FirstSeen: at(c.First), LastSeen: at(c.Last),
 			HostsDropped: c.HostsDropped, Declared: slices.Contains(e.opts.Clusters, k.IP),
 		}
@@ -438,7 +461,7 @@ func (e *Engine) clusterReports(hist *histories) []Cluster {
 		out = append(out, cr)
 	}
 	slices.SortFunc(out, func(a, b Cluster) int {
-		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.ClusterIP.Compare(b.ClusterIP))
+		return cmp.Or(compareSpan(a.RemoteSpan, b.RemoteSpan), cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.ClusterIP.Compare(b.ClusterIP))
 	})
 	return out
 }
@@ -485,7 +508,7 @@ func (e *Engine) bindingReports(hist *histories) []Binding {
 	out := []Binding{}
 	for k, b := range e.arp.All() {
 		br := Binding{
-			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), IP: k.IP, MAC: b.CurrentMAC(),
+			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN), IP: k.IP, MAC: b.CurrentMAC(),
 			FirstSeen: at(b.First), LastSeen: at(b.Last), Count: b.Count, Changes: b.Changes, Flips: b.Flips,
 			NLB: e.bindingNote(k.VLAN, k.IP, b.CurrentMAC()), History: hist.bindings[k],
 		}
@@ -498,7 +521,7 @@ func (e *Engine) bindingReports(hist *histories) []Binding {
 		out = append(out, br)
 	}
 	slices.SortFunc(out, func(a, b Binding) int {
-		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.IP.Compare(b.IP))
+		return cmp.Or(compareSpan(a.RemoteSpan, b.RemoteSpan), cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.IP.Compare(b.IP))
 	})
 	return out
 }
@@ -533,7 +556,7 @@ func (e *Engine) igmpGroupReports(hist *histories) []IGMPGroup {
 		g := gk{k.VLAN, k.Group}
 		gr, ok := groups[g]
 		if !ok {
-			gr = &IGMPGroup{VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), Group: netip.AddrFrom4(k.Group)}
+			gr = &IGMPGroup{VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN), Group: netip.AddrFrom4(k.Group)}
 			for ck := range e.nlb.Clusters() {
 				if ck.VLAN == k.VLAN && addr.IGMPGroup(ck.IP) == gr.Group {
 					gr.NLBCluster = ck.IP
@@ -556,7 +579,7 @@ func (e *Engine) igmpGroupReports(hist *histories) []IGMPGroup {
 		outG = append(outG, *gr)
 	}
 	slices.SortFunc(outG, func(a, b IGMPGroup) int {
-		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.Group.Compare(b.Group))
+		return cmp.Or(compareSpan(a.RemoteSpan, b.RemoteSpan), cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.Group.Compare(b.Group))
 	})
 	return outG
 }
@@ -567,12 +590,12 @@ func (e *Engine) igmpGroupReports(hist *histories) []IGMPGroup {
 func (e *Engine) querierReports(withActivity bool) []Querier {
 	outQ := []Querier{}
 	for k, q := range e.igmp.Queriers() {
-		maxResp := float64(q.MaxResp) / 10
+		maxResp := float64(q.MaxRespTenths) / 10
 		if q.Version == 1 {
 			maxResp = 10
 		}
 		outQ = append(outQ, Querier{
-			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), IP: netip.AddrFrom4(k.IP), MAC: q.MAC, Version: q.Version,
+			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN), IP: netip.AddrFrom4(k.IP), MAC: q.MAC, Version: q.Version,
 			Queries: q.Queries, GeneralQueries: q.General, IntervalSeconds: time.Duration(q.Interval).Round(time.Millisecond).Seconds(),
 			MaxRespSeconds: maxResp, FirstSeen: at(q.First), LastSeen: at(q.Last),
 		})
@@ -581,7 +604,7 @@ func (e *Engine) querierReports(withActivity bool) []Querier {
 		}
 	}
 	slices.SortFunc(outQ, func(a, b Querier) int {
-		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.IP.Compare(b.IP))
+		return cmp.Or(compareSpan(a.RemoteSpan, b.RemoteSpan), cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), a.IP.Compare(b.IP))
 	})
 	return outQ
 }
@@ -593,7 +616,7 @@ func (e *Engine) floodReports(hist *histories) []Flood {
 		fps, bps, peak, _ := c.Rates()
 		v := e.verdictFor(k.VLAN, k.MAC, c.Frames)
 		fr := Flood{
-			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), MAC: k.MAC, Form: f.Form,
+			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN), MAC: k.MAC, Form: f.Form,
 			Frames: c.Frames, Bytes: c.Bytes, Heartbeats: c.Heartbeats,
 			FPS: round2(fps), BPS: round2(bps), PeakFPS: peak,
 			FirstSeen: at(c.First), LastSeen: at(c.Last), Verdict: v.verdict, Basis: v.basis, Reason: v.reason,
@@ -605,9 +628,26 @@ func (e *Engine) floodReports(hist *histories) []Flood {
 		out = append(out, fr)
 	}
 	slices.SortFunc(out, func(a, b Flood) int {
-		return cmp.Or(cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), cmp.Compare(a.MAC.String(), b.MAC.String()))
+		return cmp.Or(compareSpan(a.RemoteSpan, b.RemoteSpan), cmp.Compare(a.SVLAN, b.SVLAN), cmp.Compare(a.VLAN, b.VLAN), cmp.Compare(a.MAC.String(), b.MAC.String()))
 	})
 	return out
+}
+
+// RemoteSpan names the remote-span session (ERSPAN, VXLAN) an entry's
+// frames came through; absent for frames seen directly.
+type RemoteSpan = finding.RemoteSpan
+
+// compareSpan orders the entries seen directly first, then by session.
+func compareSpan(a, b *RemoteSpan) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
 }
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

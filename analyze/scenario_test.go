@@ -3,6 +3,7 @@ package analyze_test
 import (
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -71,8 +72,9 @@ func checkIntent(t *testing.T, exp fixtures.Expect, r *analyze.Report) {
 	}
 	for i := 0; i < min(len(r.Clusters), len(exp.Clusters)); i++ {
 		got, want := r.Clusters[i], exp.Clusters[i]
-		if got.ClusterIP != want.ClusterIP || got.VLAN != want.VLAN {
-			t.Errorf("cluster %d: %v vlan %d, want %v vlan %d", i, got.ClusterIP, got.VLAN, want.ClusterIP, want.VLAN)
+		if got.ClusterIP != want.ClusterIP || got.VLAN != want.VLAN || !reflect.DeepEqual(got.RemoteSpan, want.RemoteSpan) {
+			t.Errorf("cluster %d: %v vlan %d remote span %+v, want %v vlan %d remote span %+v", i,
+				got.ClusterIP, got.VLAN, got.RemoteSpan, want.ClusterIP, want.VLAN, want.RemoteSpan)
 			continue
 		}
 		if want.Mode != "" && (got.Mode.String() != want.Mode || got.ClusterMAC != want.ClusterMAC) {

@@ -16,11 +16,15 @@ const DefaultSnaplen = 262144
 // tags, which this expression cannot say without libpcap's offset-shifting
 // `vlan` keyword).
 const FilterExpression = "arp or igmp or icmp or ether proto 0x886f or ether proto 0xbf01 or " +
-	"ether[0:2] = 0x02bf or ether[0:2] = 0x03bf or ether[0:4] = 0x01005e7f"
+	"ether[0:2] = 0x02bf or ether[0:2] = 0x03bf or ether[0:4] = 0x01005e7f or " +
+	// A remote span's frames: ERSPAN (GRE 0x88BE, 0x22EB), VXLAN.
+	"(ip proto 47 and (ip[((ip[0]&0xf)<<2)+2:2] = 0x88be or ip[((ip[0]&0xf)<<2)+2:2] = 0x22eb)) or " +
+	"(ip6 proto 47 and (ip6[42:2] = 0x88be or ip6[42:2] = 0x22eb)) or udp dst port 4789"
 
 // EtherTypes and IP protocols the pre-filter passes.
 const (
 	etherTypeIPv4      = 0x0800
+	etherTypeIPv6      = 0x86DD
 	etherTypeARP       = 0x0806
 	etherTypeNLB       = 0x886F
 	etherTypeNLBLegacy = 0xBF01
@@ -29,13 +33,22 @@ const (
 	etherTypeQinQOld   = 0x9100 // pre-standard QinQ, still sent by some switches
 	ipProtoICMP        = 1
 	ipProtoIGMP        = 2
+	ipProtoUDP         = 17
+	ipProtoGRE         = 47
+	greProtoERSPAN     = 0x88BE // ERSPAN types I and II
+	greProtoERSPAN3    = 0x22EB
+	udpPortVXLAN       = 4789
 )
 
 // PreFilter returns the classic BPF program that a live capture attaches
 // to its socket so the kernel hands nlbprobe only what it analyzes: ARP,
 // IGMP, ICMP, NLB heartbeats (ethertype 0x886F, and 0xBF01 of very old
-// versions) and every frame to an NLB cluster-form MAC (02:bf:..., 03:bf:...,
-// 01:00:5e:7f:...), cut to snaplen bytes.
+// versions), every frame to an NLB cluster-form MAC (02:bf:..., 03:bf:...,
+// 01:00:5e:7f:...), and a remote span's frames, which carry mirrored ones
+// (GRE with ERSPAN's protocol types 0x88BE and 0x22EB, UDP to the VXLAN
+// port 4789, over IPv4 or IPv6 without extension headers), cut to snaplen
+// bytes. A remote span's frames pass whatever they carry: the filter
+// cannot afford to look inside, and a collector receives little else.
 //
 // The protocols pass with or without 802.1Q/802.1ad tags in the frame (up
 // to two). AF_PACKET runs the filter after the driver stripped the outer
@@ -79,11 +92,43 @@ func PreFilter(snaplen int) ([]bpf.RawInstruction, error) {
 	p.jeq(etherTypeARP, "accept", "")
 	p.jeq(etherTypeNLB, "accept", "")
 	p.jeq(etherTypeNLBLegacy, "accept", "")
+	p.jeq(etherTypeIPv6, "ipv6", "")
 	p.jeq(etherTypeIPv4, "", "reject")
 	// The IPv4 protocol byte: 2 bytes of ethertype, then 9 into the header.
 	p.op(bpf.LoadIndirect{Off: 2 + 9, Size: 1})
 	p.jeq(ipProtoICMP, "accept", "")
-	p.jeq(ipProtoIGMP, "accept", "reject")
+	p.jeq(ipProtoIGMP, "accept", "")
+	p.jeq(ipProtoGRE, "gre4", "")
+	p.jeq(ipProtoUDP, "udp4", "reject")
+	// GRE and UDP: step X over the IPv4 header (IHL words), so that X+2
+	// is the GRE or UDP header; both have the field to test at 2-3 (GRE's
+	// protocol type, UDP's destination port).
+	p.label("gre4")
+	p.ipv4Payload()
+	p.op(bpf.LoadIndirect{Off: 2 + 2, Size: 2})
+	p.jeq(greProtoERSPAN, "accept", "")
+	p.jeq(greProtoERSPAN3, "accept", "reject")
+	p.label("udp4")
+	// A fragment after the first holds no UDP header (libpcap's port
+	// tests check the same).
+	p.op(bpf.LoadIndirect{Off: 2 + 6, Size: 2})
+	p.op(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x1fff})
+	p.jeq(0, "", "reject")
+	p.ipv4Payload()
+	p.op(bpf.LoadIndirect{Off: 2 + 2, Size: 2})
+	p.jeq(udpPortVXLAN, "accept", "reject")
+	// IPv6: the next header at 6, the payload at 40.
+	p.label("ipv6")
+	p.op(bpf.LoadIndirect{Off: 2 + 6, Size: 1})
+	p.jeq(ipProtoGRE, "gre6", "")
+	p.jeq(ipProtoUDP, "udp6", "reject")
+	p.label("gre6")
+	p.op(bpf.LoadIndirect{Off: 2 + 40 + 2, Size: 2})
+	p.jeq(greProtoERSPAN, "accept", "")
+	p.jeq(greProtoERSPAN3, "accept", "reject")
+	p.label("udp6")
+	p.op(bpf.LoadIndirect{Off: 2 + 40 + 2, Size: 2})
+	p.jeq(udpPortVXLAN, "accept", "reject")
 	p.label("accept")
 	p.op(bpf.RetConstant{Val: keep})
 	p.label("reject")
@@ -163,6 +208,17 @@ type program struct {
 }
 
 func (p *program) op(i bpf.Instruction) { p.ins = append(p.ins, i) }
+
+// ipv4Payload adds to X, the offset of the ethertype field before an IPv4
+// header, the header's length (IHL words of 4 bytes): X+2 is then where the
+// IPv4 payload starts.
+func (p *program) ipv4Payload() {
+	p.op(bpf.LoadIndirect{Off: 2, Size: 1})
+	p.op(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0f})
+	p.op(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+	p.op(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+	p.op(bpf.TAX{})
+}
 
 // jeq compares A with val and goes to label ifTrue or ifFalse ("" is the
 // next instruction).

@@ -1,11 +1,13 @@
 package capture_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +82,7 @@ func filterCases(t *testing.T) []filterCase {
 	tcpPlain := fixtures.Client{SrcIP: clientIP, DstIP: nodeIP, SrcPort: 50000, DstPort: 445, Proto: fixtures.ClientTCP, Length: 1500}
 	group := netip.MustParseAddr("239.255.3.232")
 	garp := fixtures.GratuitousARP(mcastMAC, vip)
-	return []filterCase{
+	cases := []filterCase{
 		{name: "ARP announcement", frame: garp.Frame(nodeMAC, addr.Broadcast), pass: true},
 		{name: "ARP in VLAN 10", frame: garp.Frame(nodeMAC, addr.Broadcast, 10), pass: true, tagged: true},
 		{name: "ARP in QinQ 200.10", frame: garp.Frame(nodeMAC, addr.Broadcast, 200, 10), pass: true, tagged: true},
@@ -106,6 +108,82 @@ func filterCases(t *testing.T) []filterCase {
 		{name: "IPv6", frame: ipv6Frame(t), pass: false},
 		{name: "runt: 14-byte IPv4 header only", frame: udp.Frame(clientMAC, plainMAC)[:14], pass: false},
 	}
+	// A remote span's frames (issue 16 item 11) pass whatever they carry;
+	// other GRE and UDP do not.
+	inner := udp.Frame(clientMAC, plainMAC) // an ordinary frame: only its wrapping passes it
+	sw, col := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.10")
+	erspan := func(typ int) []byte {
+		e := &fixtures.ERSPAN{Type: typ, Session: 7, VLAN: 10, Switch: sw, Collector: col, SwitchMAC: plainMAC, CollectorMAC: nodeMAC}
+		return e.Wrap(inner, false)
+	}
+	vxlan := fixtures.VXLAN{VNI: 5070, SourcePort: 50000, Switch: sw, Collector: col, SwitchMAC: plainMAC, CollectorMAC: nodeMAC}.Wrap(inner)
+	withOptions := ipv4Options(erspan(2))
+	fragment := slices.Clone(vxlan)
+	fragment[14+6], fragment[14+7] = 0x00, 0xb9 // fragment offset 185: no UDP header here
+	cases = append(cases,
+		filterCase{name: "ERSPAN type I", frame: erspan(1), pass: true},
+		filterCase{name: "ERSPAN type II", frame: erspan(2), pass: true},
+		filterCase{name: "ERSPAN type III", frame: erspan(3), pass: true},
+		filterCase{name: "ERSPAN type II, IPv4 options", frame: withOptions, pass: true},
+		filterCase{name: "ERSPAN type II in VLAN 10", frame: tagFrame(erspan(2), 10), pass: true, tagged: true},
+		filterCase{name: "VXLAN", frame: vxlan, pass: true},
+		filterCase{name: "VXLAN in QinQ 200.10", frame: tagFrame(tagFrame(vxlan, 10), 200), pass: true, tagged: true},
+		filterCase{name: "VXLAN over IPv6", frame: ipv6Tunnel(t, 17, vxlan[14+20:]), pass: true},
+		filterCase{name: "ERSPAN type II over IPv6", frame: ipv6Tunnel(t, 47, erspan(2)[14+20:]), pass: true},
+		filterCase{name: "GRE carrying IPv4", frame: greOther(erspan(1)), pass: false},
+		filterCase{name: "UDP to 4790 (VXLAN-GPE)", frame: udpPort(vxlan, 4790), pass: false},
+		filterCase{name: "UDP 4789 fragment after the first", frame: fragment, pass: false},
+	)
+	return cases
+}
+
+// tagFrame inserts an 802.1Q tag (TPID 0x8100, or 0x88a8 outside one)
+// after the MACs.
+func tagFrame(f []byte, id uint16) []byte {
+	tpid := []byte{0x81, 0x00}
+	if f[12] == 0x81 {
+		tpid = []byte{0x88, 0xa8}
+	}
+	out := append(slices.Clone(f[:12]), tpid...)
+	out = append(out, byte(id>>8), byte(id))
+	return append(out, f[12:]...)
+}
+
+// ipv4Options gives an untagged IPv4 frame 8 bytes of options (two NOPs
+// and a 6-byte option of type 0x94, router alert style), IHL 7.
+func ipv4Options(f []byte) []byte {
+	out := append(slices.Clone(f[:34]), 1, 1, 0x94, 6, 0, 0, 0, 0)
+	out = append(out, f[34:]...)
+	out[14] = 0x47
+	binary.BigEndian.PutUint16(out[16:], binary.BigEndian.Uint16(out[16:])+8)
+	return out
+}
+
+// ipv6Tunnel builds an IPv6 frame of next header next carrying payload.
+func ipv6Tunnel(t *testing.T, next byte, payload []byte) []byte {
+	t.Helper()
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr(plainMAC[:]), DstMAC: net.HardwareAddr(nodeMAC[:]), EthernetType: layers.EthernetTypeIPv6}
+	ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocol(next),
+		SrcIP: net.ParseIP("2001:db8::1"), DstIP: net.ParseIP("2001:db8::10")}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true}, eth, ip6, gopacket.Payload(payload)); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// greOther changes an option-less ERSPAN frame's GRE protocol to IPv4.
+func greOther(f []byte) []byte {
+	out := slices.Clone(f)
+	out[34+2], out[34+3] = 0x08, 0x00
+	return out
+}
+
+// udpPort changes an option-less VXLAN frame's UDP destination port.
+func udpPort(f []byte, port uint16) []byte {
+	out := slices.Clone(f)
+	binary.BigEndian.PutUint16(out[34+2:], port)
+	return out
 }
 
 // TestPreFilter runs the program in x/net/bpf's interpreter over frames of

@@ -83,6 +83,9 @@ type Table struct {
 	cfg   Config
 	tab   *table.Table[Key, Binding]
 	store *finding.Store
+	// OtherOpcodes counts ARP messages that are neither requests nor
+	// replies (RARP 3/4, InARP 8/9, ...), which bind nothing.
+	OtherOpcodes uint64
 }
 
 // New returns a Table that raises its findings in store.
@@ -102,11 +105,25 @@ func New(cfg Config, store *finding.Store) *Table {
 // do not occur (Observe takes IPv4 senders only) and would only collide.
 func hashKey(k Key) uint64 { return table.HashAddr(k.IP, uint64(k.VLAN)) }
 
+// ARP operation codes (RFC 826) that carry the sender's binding.
+const (
+	OpRequest = 1
+	OpReply   = 2
+)
+
 // Observe learns the binding that the ARP message in f announces: the
-// sender of requests, replies and announcements. Probes (sender 0.0.0.0)
-// bind nothing. now is the packet time in nanoseconds, n its frame number.
+// sender of requests, replies and announcements (RFC 5227 announcements
+// and gratuitous replies are requests and replies). Probes (sender
+// 0.0.0.0) bind nothing, and neither do the other operations: RARP (3, 4)
+// asks for the sender's own IP, InARP (8, 9) and the rest are not about
+// who has an IP on this link; they are counted in OtherOpcodes. now is the
+// packet time in nanoseconds, n its frame number.
 func (t *Table) Observe(f *frame.Frame, now int64, n uint64) {
 	a := &f.ARP
+	if a.Op != OpRequest && a.Op != OpReply {
+		t.OtherOpcodes++
+		return
+	}
 	if !a.SenderIP.Is4() || a.SenderIP.IsUnspecified() || a.SenderMAC.IsZero() || a.SenderMAC == addr.Broadcast {
 		return
 	}
@@ -245,7 +262,7 @@ func (t *Table) changed(k Key, b *Binding, old, cur MACSeen, flip bool, now int6
 	case SameCluster:
 		return
 	case ModeChange:
-		key := finding.Key{Kind: finding.NLBModeChange, VLAN: uint32(k.VLAN), IP: k.IP}
+		key := finding.Key{Kind: finding.NLBModeChange, VLAN: uint64(k.VLAN), IP: k.IP}
 		if f, ok := t.store.Get(key); ok {
 			f.Count++
 			if len(f.Evidence) < finding.MaxEvidence {
@@ -272,7 +289,7 @@ func (t *Table) changed(k Key, b *Binding, old, cur MACSeen, flip bool, now int6
 		return
 	}
 	if !flip {
-		key := finding.Key{Kind: finding.MACChange, VLAN: uint32(k.VLAN), IP: k.IP, MAC: old.MAC, MAC2: cur.MAC}
+		key := finding.Key{Kind: finding.MACChange, VLAN: uint64(k.VLAN), IP: k.IP, MAC: old.MAC, MAC2: cur.MAC}
 		if t.store.Touch(key, n) {
 			return
 		}
@@ -290,10 +307,10 @@ func (t *Table) changed(k Key, b *Binding, old, cur MACSeen, flip bool, now int6
 		return
 	}
 	// One duplicate-ip finding per IP, naming every MAC that took part.
-	key := finding.Key{Kind: finding.DuplicateIP, VLAN: uint32(k.VLAN), IP: k.IP}
+	key := finding.Key{Kind: finding.DuplicateIP, VLAN: uint64(k.VLAN), IP: k.IP}
 	// A flip-flop shows the earlier "move" was two devices all along.
-	t.store.Withdraw(finding.Key{Kind: finding.MACChange, VLAN: uint32(k.VLAN), IP: k.IP, MAC: old.MAC, MAC2: cur.MAC})
-	t.store.Withdraw(finding.Key{Kind: finding.MACChange, VLAN: uint32(k.VLAN), IP: k.IP, MAC: cur.MAC, MAC2: old.MAC})
+	t.store.Withdraw(finding.Key{Kind: finding.MACChange, VLAN: uint64(k.VLAN), IP: k.IP, MAC: old.MAC, MAC2: cur.MAC})
+	t.store.Withdraw(finding.Key{Kind: finding.MACChange, VLAN: uint64(k.VLAN), IP: k.IP, MAC: cur.MAC, MAC2: old.MAC})
 	if t.store.Touch(key, n) {
 		f, _ := t.store.Get(key)
 		if (!slices.Contains(f.MACs, old.MAC) || !slices.Contains(f.MACs, cur.MAC)) && len(f.MACs) < maxReportedMACs {

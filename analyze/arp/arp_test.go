@@ -170,3 +170,34 @@ func TestBoundedUnderARPFlood(t *testing.T) {
 		t.Fatalf("%.1f allocs per known binding", allocs)
 	}
 }
+
+// TestOnlyRequestsAndRepliesBind (issue 16 item 10): RARP, InARP and the
+// other operations say nothing of who has an IP on the link. They are
+// counted and bind nothing, so a RARP request after a host's ARP (the sender
+// fields of arp-oobr.pcap frame 720) cannot flip its binding.
+func TestOnlyRequestsAndRepliesBind(t *testing.T) {
+	store := finding.NewStore(100)
+	tab := arp.New(arp.Config{FlipWindow: time.Minute}, store)
+	ip := netip.MustParseAddr("192.168.129.104")
+	base := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC).UnixNano()
+	other := addr.MAC{0x00, 0x65, 0x29, 0xda, 0x2d, 0x79}
+	msgs := []struct {
+		op     uint16
+		sender addr.MAC
+	}{{1, hostA}, {3, other}, {1, hostA}, {4, other}, {8, other}, {9, other}, {3, other}, {2, hostA}}
+	for i, m := range msgs {
+		f := &frame.Frame{Kind: frame.KindARP, Src: m.sender, Dst: addr.Broadcast, DstKnown: true,
+			ARP: frame.ARP{Op: m.op, SenderMAC: m.sender, SenderIP: ip, TargetIP: netip.MustParseAddr("192.168.1.1")}}
+		tab.Observe(f, base+int64(i)*int64(time.Second), uint64(i+1))
+	}
+	b := tab.Get(0, ip)
+	if b == nil || len(b.Seen()) != 1 || b.CurrentMAC() != hostA || b.Count != 3 || b.Changes != 0 {
+		t.Fatalf("binding %+v: want only %v, from the 3 requests and replies", b, hostA)
+	}
+	if tab.OtherOpcodes != 5 {
+		t.Errorf("other opcodes %d, want 5", tab.OtherOpcodes)
+	}
+	if fs := store.Findings(); len(fs) != 0 {
+		t.Errorf("findings %+v", fs)
+	}
+}

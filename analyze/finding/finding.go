@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/frame"
 )
 
 // Severity orders findings. The zero value is Info.
@@ -114,6 +115,10 @@ type Finding struct {
 	// Store.Raise fills SVLAN from the key.
 	VLAN  uint16 `json:"vlan"`
 	SVLAN uint16 `json:"svlan"`
+	// RemoteSpan is the remote-span session the finding's frames came
+	// through (ERSPAN, VXLAN), nil for frames seen directly. The Store
+	// sets it from the Key's VLAN.
+	RemoteSpan *RemoteSpan `json:"remote_span,omitempty"`
 	// Time is when the finding became known, in packet time (the frame that
 	// proved it), or the probe time for path-MTU findings.
 	Time time.Time `json:"time"`
@@ -136,6 +141,26 @@ type Finding struct {
 	// none).
 	IPs  []netip.Addr `json:"ips"`
 	MACs []addr.MAC   `json:"macs"`
+}
+
+// RemoteSpan names a remote-span session: frames mirrored to the capture
+// inside ERSPAN or VXLAN, whose state nlbprobe keeps apart from other
+// sessions' and from the frames seen directly.
+type RemoteSpan struct {
+	// Kind is "erspan" (ERSPAN type I, II or III) or "vxlan".
+	Kind string `json:"kind"`
+	// ID is the ERSPAN session ID (0 for type I, which has none) or the
+	// VXLAN VNI.
+	ID uint32 `json:"id"`
+}
+
+// RemoteSpanOf returns the remote-span session of vlan, nil for none.
+func RemoteSpanOf(vlan frame.VLAN) *RemoteSpan {
+	kind, id := vlan.Session()
+	if kind == frame.SessionNone {
+		return nil
+	}
+	return &RemoteSpan{Kind: kind.String(), ID: id}
 }
 
 // MaxEvidence bounds the frame numbers kept per finding.

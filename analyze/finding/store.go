@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/frame"
 )
 
 // Key identifies one finding, so that more evidence for the same thing
@@ -13,9 +14,9 @@ import (
 // path. Fields a kind does not need stay zero.
 type Key struct {
 	Kind Kind
-	// VLAN is the frame.VLAN of a finding about one VLAN: the 802.1Q ID in
-	// the low 16 bits, the outer QinQ tag in the high 16.
-	VLAN    uint32
+	// VLAN is a frame.VLAN: the VLAN, the outer QinQ tag and the
+	// remote-span session.
+	VLAN    uint64
 	IP, IP2 netip.Addr
 	MAC     addr.MAC
 	MAC2    addr.MAC
@@ -70,8 +71,10 @@ func (s *Store) Raise(k Key, f Finding) (*Finding, bool) {
 		f.Count = 1
 	}
 	f.Kind = k.Kind
-	// Key.VLAN is a frame.VLAN: the outer QinQ tag in the high 16 bits.
-	f.SVLAN = uint16(k.VLAN >> 16)
+	f.SVLAN = frame.VLAN(k.VLAN).Outer()
+	if f.RemoteSpan == nil {
+		f.RemoteSpan = RemoteSpanOf(frame.VLAN(k.VLAN))
+	}
 	ev := make([]uint64, 0, MaxEvidence)
 	for _, n := range f.Evidence {
 		if len(ev) == MaxEvidence {

@@ -65,9 +65,19 @@ const (
 	ReasonIGMP
 	ReasonHeartbeat
 	ReasonOther
+	// ReasonHeartbeatLength: an NLB heartbeat captured whole that ends
+	// before the fields its signature promises: broken on the wire, not
+	// cut by a snaplen, so it is no heartbeat of its host.
+	ReasonHeartbeatLength
+	// ReasonTunnel: an ERSPAN header (GRE protocol 0x88BE or 0x22EB) cut
+	// short or of the wrong version in a frame captured whole.
+	ReasonTunnel
+	// NumReasons is the number of reasons, for arrays indexed by Reason.
+	NumReasons
 )
 
-var reasonNames = [...]string{"", "link header", "802.1Q tag", "ARP", "IPv4 header", "IGMP", "NLB heartbeat", "other"}
+var reasonNames = [...]string{"", "link header", "802.1Q tag", "ARP", "IPv4 header", "IGMP", "NLB heartbeat", "other",
+	"NLB heartbeat length", "ERSPAN header"}
 
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
@@ -110,6 +120,14 @@ type Frame struct {
 	VLAN       VLAN
 	Tags       int
 	EtherType  layers.EthernetType
+	// Len is the frame's length on the wire: the record's wire length,
+	// or for a frame that came through a remote span (Encap), the
+	// mirrored frame's.
+	Len int
+	// Encap is the remote span a mirrored frame came through (ERSPAN,
+	// VXLAN): the Frame is then the mirrored frame, and VLAN carries the
+	// session. EncapNone for a frame seen directly.
+	Encap Encap
 
 	ARP  ARP
 	IPv4 struct {
@@ -145,6 +163,9 @@ type Decoder struct {
 	plainIPProto [256]bool
 	// fullParse turns the fast path off: the tests' oracle.
 	fullParse bool
+	// inTunnel is set while the frame inside a remote span's
+	// encapsulation is decoded: one level, not a tunnel in a tunnel.
+	inTunnel bool
 
 	f Frame
 }
@@ -181,7 +202,9 @@ func NewDecoder() *Decoder {
 	// them up.
 	for p := range d.plainIPProto {
 		proto := layers.IPProtocol(p)
-		d.plainIPProto[p] = proto != layers.IPProtocolIGMP && !parserDecodes(proto.LayerType())
+		// GRE may carry a remote span's ERSPAN (readTunnel), and UDP to
+		// port 4789 its VXLAN: plainIPv4Port checks that port.
+		d.plainIPProto[p] = proto != layers.IPProtocolIGMP && proto != ipProtoGRE && !parserDecodes(proto.LayerType())
 	}
 	return d
 }
@@ -212,9 +235,16 @@ var errUnsupportedLink = errors.New("link type carries no Ethernet header")
 // Decode decodes one frame of link type lt. wireLen is the frame's length on
 // the wire (the capture record's original length): a frame captured shorter
 // than that was cut by the snaplen, and a decode error there is truncation,
-// not malformation. The Frame is valid until the next Decode.
+// not malformation. A frame that carries a mirrored frame (ERSPAN over GRE,
+// VXLAN) decodes to the mirrored frame, with Encap set and its session in
+// VLAN. The Frame is valid until the next Decode.
 func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
-	f := d.reset()
+	return d.decodeFrame(lt, data, wireLen)
+}
+
+// decodeFrame is Decode, also for the frame inside a tunnel.
+func (d *Decoder) decodeFrame(lt layers.LinkType, data []byte, wireLen int) *Frame {
+	f := d.reset(wireLen)
 	var p *gopacket.DecodingLayerParser
 	payload := data
 	switch lt {
@@ -226,6 +256,23 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
 		l, ok := readLink(data)
 		if !ok {
 			break
+		}
+		// A remote span's frame with an option-less IPv4 header: straight
+		// to the mirrored frame. Any other (options, broken headers) goes
+		// through the parser and then tunnelAfterParse, as the oracle's
+		// frames all do.
+		// A few inlined compares: ARP, IGMP and NLB pay no call.
+		if (l.etherType == uint16(layers.EthernetTypeIPv4) && mayTunnel4(data, l.off) ||
+			l.etherType == uint16(layers.EthernetTypeIPv6) && mayBeTunnel6(data[l.off:])) && !d.inTunnel {
+			var t tunnel
+			if l.etherType == uint16(layers.EthernetTypeIPv4) {
+				t, ok = readTunnel(data, wireLen, l.off)
+			} else {
+				t, ok = readTunnel6(data, wireLen, l.off)
+			}
+			if ok && !t.broken {
+				return d.decodeTunnel(data, wireLen, &t)
+			}
 		}
 		if d.decodePlain(f, data, wireLen, &l) {
 			return f
@@ -281,25 +328,74 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
 	switch {
 	case len(data) < wireLen:
 		f.Status = Truncated
+		if f.Kind == KindIPv4 || f.EtherType == layers.EthernetTypeIPv6 {
+			return d.tunnelAfterParse(f, lt, data, wireLen)
+		}
+	case p.Truncated && f.Kind == KindHeartbeat:
+		// A heartbeat captured whole that ends before its fields do (a
+		// membership heartbeat shorter than its 1496 bytes, an extended
+		// one whose last TLV runs past the frame) was sent broken or
+		// damaged on the way: counting it as a heartbeat of its host would
+		// vouch for a host on the strength of a fragment.
+		f.Status, f.Reason, f.Err = Malformed, ReasonHeartbeatLength, errShortHeartbeat
 	case p.Truncated:
 		// The whole frame was captured, yet a layer ran out of bytes: the
-		// frame's own lengths lie. A heartbeat shorter than the 1496 bytes
-		// of today's versions but with its header whole is only short
-		// (older versions differ), and is decoded as it is.
-		if f.Kind == KindHeartbeat && d.hb.HasHeader() {
-			break
-		}
+		// frame's own lengths lie.
 		f.Status, f.Reason, f.Err = Malformed, reasonOf(f.Kind), errShort
+		return f
+	}
+	// Only IPv4 and IPv6 may carry a remote span's frame: ARP, IGMP's
+	// Kind and NLB pay a compare, not a call.
+	if f.Kind == KindIPv4 || f.EtherType == layers.EthernetTypeIPv6 {
+		return d.tunnelAfterParse(f, lt, data, wireLen)
 	}
 	return f
 }
 
-// reset clears the decoder's Frame for the next frame and returns it.
-func (d *Decoder) reset() *Frame {
+// tunnelAfterParse decodes the mirrored frame inside f, an IPv4 frame the
+// parser decoded or an IPv6 frame it skipped (either maybe cut by the
+// snaplen), if it is a remote span's; it returns f itself otherwise.
+func (d *Decoder) tunnelAfterParse(f *Frame, lt layers.LinkType, data []byte, wireLen int) *Frame {
+	ipv6 := f.Kind == KindOther && f.EtherType == layers.EthernetTypeIPv6
+	if d.inTunnel || !ipv6 && (f.Kind != KindIPv4 || f.IPv4.Protocol != ipProtoGRE && f.IPv4.Protocol != ipProtoUDP) {
+		return f
+	}
+	// Where the parser found the IPv4 header: after the link header and
+	// the tags.
+	ipOff := 4 * f.Tags
+	switch lt {
+	case layers.LinkTypeEthernet:
+		ipOff += 14
+	case layers.LinkTypeLinuxSLL:
+		ipOff += 16
+	case layers.LinkTypeLinuxSLL2:
+		ipOff += 20
+	}
+	var t tunnel
+	var ok bool
+	if ipv6 {
+		t, ok = readTunnel6(data, wireLen, ipOff)
+	} else {
+		t, ok = readTunnel(data, wireLen, ipOff)
+	}
+	switch {
+	case !ok:
+		return f
+	case t.broken:
+		f.Status, f.Reason, f.Err, f.Encap = Malformed, ReasonTunnel, errTunnel, t.encap
+		return f
+	}
+	return d.decodeTunnel(data, wireLen, &t)
+}
+
+// reset clears the decoder's Frame for the next frame, of wireLen bytes on
+// the wire, and returns it.
+func (d *Decoder) reset(wireLen int) *Frame {
 	f := &d.f
 	f.Kind, f.Status, f.Reason, f.Err = KindOther, OK, ReasonNone, nil
 	f.Src, f.Dst, f.DstKnown, f.PacketType = addr.MAC{}, addr.MAC{}, true, 0
 	f.VLAN, f.Tags, f.EtherType = 0, 0, 0
+	f.Len, f.Encap = wireLen, EncapNone
 	f.IGMP, f.Heartbeat = nil, nil
 	d.vlans.reset()
 	return f
@@ -321,14 +417,15 @@ func (d *Decoder) DecodePlain(lt layers.LinkType, data []byte, wireLen int) (*Fr
 	if !ok {
 		return nil, false
 	}
-	f := d.reset()
+	f := d.reset(wireLen)
 	return f, d.decodePlain(f, data, wireLen, &l)
 }
 
 // PlainIPv4 reports whether data, an Ethernet frame of wireLen bytes on the
 // wire, is the commonest frame of a busy link in its simplest form: IPv4
 // without options, untagged or under one 802.1Q/802.1ad tag, of a protocol
-// nlbprobe only counts (TCP, UDP...), its total length plausible. ipOff is
+// nlbprobe only counts (TCP, UDP...; not GRE, nor UDP to the VXLAN port,
+// which may carry a remote span's frame), its total length plausible. ipOff is
 // where the IPv4 header starts: 14, or 18 after a tag; vlan is the frame's
 // VLAN.
 //
@@ -354,7 +451,7 @@ func (d *Decoder) PlainIPv4(data []byte, wireLen int) (ipOff int, vlan VLAN, ok 
 		vlan = MakeVLAN(uint16(data[14]&0x0f)<<8|uint16(data[15]), 0)
 	}
 	ip := data[ipOff:]
-	if data[ipOff-2] != 0x08 || data[ipOff-1] != 0x00 || ip[0] != 0x45 || !d.plainIPProto[ip[9]] {
+	if data[ipOff-2] != 0x08 || data[ipOff-1] != 0x00 || ip[0] != 0x45 || !d.plainIPProto[ip[9]] || mayBeVXLAN(ip) {
 		return 0, 0, false
 	}
 	// decodePlain's total-length rules: 0 is the data's length (TSO);
@@ -369,7 +466,10 @@ func (d *Decoder) PlainIPv4(data []byte, wireLen int) (ipOff int, vlan VLAN, ok 
 
 var (
 	errShort = errors.New("a length in the frame runs past its end")
-	errEmpty = errors.New("the frame ends where its payload should start")
+	// errShortHeartbeat: Heartbeat.Captured and the signature tell how
+	// far it went.
+	errShortHeartbeat = errors.New("the frame, captured whole, ends before its NLB heartbeat does")
+	errEmpty          = errors.New("the frame ends where its payload should start")
 )
 
 // Ethertypes of the 802.1Q and 802.1ad tags, which gopacket (v1.7.7) both
@@ -477,11 +577,14 @@ func (d *Decoder) decodePlain(f *Frame, data []byte, wireLen int, l *link) bool 
 		ip = data[l.off:]
 		// Version 4, IHL 5. gopacket does not check the version, but what
 		// it does with another one is the parser's business.
-		if len(ip) < 20 || ip[0] != 0x45 || !d.plainIPProto[ip[9]] {
+		if len(ip) < 20 || ip[0] != 0x45 || !d.plainIPProto[ip[9]] || mayBeVXLAN(ip) {
 			return false
 		}
 	} else if parserDecodes(layers.EthernetType(l.etherType).LayerType()) {
 		// ARP, NLB and the like.
+		return false
+	} else if l.etherType == uint16(layers.EthernetTypeIPv6) && mayBeTunnel6(data[l.off:]) {
+		// A remote span over IPv6, maybe: the parser's path decides.
 		return false
 	}
 
@@ -514,6 +617,20 @@ func (d *Decoder) decodePlain(f *Frame, data []byte, wireLen int, l *link) bool 
 		f.Status, f.Reason, f.Err = Malformed, ReasonIPv4, errShort
 	}
 	return true
+}
+
+// mayTunnel4 reports whether data[off:] is an option-less IPv4 header of
+// protocol GRE or UDP, which readTunnel may take: a few compares, so that
+// the frames that are not (ARP, IGMP, NLB) pay nothing more.
+func mayTunnel4(data []byte, off int) bool {
+	return len(data) >= off+20 && data[off] == 0x45 && (data[off+9] == ipProtoGRE || data[off+9] == ipProtoUDP)
+}
+
+// mayBeVXLAN reports whether ip, an IPv4 header without options and what
+// follows, is UDP to the VXLAN port: a remote span's frame, maybe, which
+// readTunnel decides. A UDP header cut before its ports is not one.
+func mayBeVXLAN(ip []byte) bool {
+	return ip[9] == ipProtoUDP && len(ip) >= 24 && binary.BigEndian.Uint16(ip[22:]) == vxlanPort
 }
 
 func reasonOf(k Kind) Reason {

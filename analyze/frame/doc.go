@@ -1,7 +1,10 @@
 // Package frame decodes the frames nlbprobe cares about, in place and
 // without allocating: Ethernet or Linux cooked (SLL, SLL2) link headers, one
 // or two 802.1Q/802.1ad tags, ARP, IPv4, IGMP v1/v2/v3 and NLB heartbeats
-// (ethertype 0x886F, and 0xBF01 of very old versions).
+// (ethertype 0x886F, and 0xBF01 of very old versions). A frame mirrored by
+// a remote span, inside ERSPAN type I, II or III (GRE) or VXLAN over IPv4
+// or IPv6, decodes to the mirrored frame, with the session in its VLAN
+// (tunnel.go reads those headers by hand, in place).
 //
 // It is built on gopacket's DecodingLayerParser with preallocated layers,
 // plus three DecodingLayers of its own: Heartbeat (gopacket has none for

@@ -17,7 +17,8 @@ import (
 func seedFrames(f *testing.F) {
 	dir := filepath.Join(testcapture.ModuleRoot(), "..", "shared", "pcaps", "tcpdump-tests")
 	for _, name := range []string{"msnlb.pcap", "IGMP_V1.pcap", "IGMP_V2.pcap", "igmpv3-queries.pcap",
-		"mtrace.pcap", "802.1ad_QinQ.pcap", "arp-too-long-tha.pcap"} {
+		"mtrace.pcap", "802.1ad_QinQ.pcap", "arp-too-long-tha.pcap",
+		"erspan-type-i-3.pcap", "erspan-type-ii-3.pcap", "erspan-type-iii-ft-0.pcap", "vxlan.pcap"} {
 		for _, r := range readCaptureLenient(filepath.Join(dir, name)) {
 			if r.link == layers.LinkTypeEthernet {
 				f.Add(r.data)
@@ -30,6 +31,9 @@ func seedFrames(f *testing.F) {
 		extended(1, cluster, tlv(1, utf16z("NODE1")), tlv(2, []byte{2, 0, 10, 0, 0, 1}))))
 	f.Add(igmpFrame(withChecksum([]byte{0x22, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0, 239, 255, 0, 50})))
 	f.Add(tag(0x88a8, 1, tag(0x8100, 2, ethernet(addr.Broadcast, addr.MAC{1}, 0x0806, make([]byte, 28)))))
+	for _, tc := range tunnelFrames() {
+		f.Add(tc.data)
+	}
 }
 
 // FuzzDecode feeds arbitrary frames to every link type the decoder reads:

@@ -236,8 +236,15 @@ var errTLV = errors.New("NLB extended heartbeat: TLV of length zero")
 
 // decodeExtended walks the TLVs of an extended heartbeat: type, length in
 // 8-byte units (the whole TLV), 6 reserved bytes, then the value.
+//
+// An extended heartbeat short enough to be padded to Ethernet's 60 bytes
+// ends in zeros: a TLV of type 0 and length 0 is no TLV, so a tail of zeros
+// is that padding, not a TLV cut short or of length zero.
 func (h *Heartbeat) decodeExtended(tlvs []byte, df gopacket.DecodeFeedback) error {
 	for len(tlvs) > 0 {
+		if isZero(tlvs) {
+			return nil
+		}
 		if len(tlvs) < 8 {
 			h.Truncated = true
 			df.SetTruncated()
@@ -265,6 +272,15 @@ func (h *Heartbeat) decodeExtended(tlvs []byte, df gopacket.DecodeFeedback) erro
 		tlvs = tlvs[size:]
 	}
 	return nil
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // setHostName converts a NUL-terminated UTF-16LE name into h.hostName,

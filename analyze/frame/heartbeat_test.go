@@ -138,6 +138,7 @@ func TestHeartbeatDecode(t *testing.T) {
 		kind     frame.HeartbeatKind
 		trunc    bool
 		wantErr  bool
+		reason   frame.Reason // with wantErr
 		check    func(t *testing.T, h *frame.Heartbeat)
 		frameKnd frame.Kind
 	}{
@@ -182,8 +183,32 @@ func TestHeartbeatDecode(t *testing.T) {
 					t.Errorf("name %q", h.HostName())
 				}
 			}},
-		{name: "extended TLV of length zero", payload: extended(1, cluster, make([]byte, 8)),
-			kind: frame.HeartbeatExtended, wantErr: true},
+		{name: "extended TLV of length zero", payload: extended(1, cluster, []byte{1, 0, 0, 0, 0, 0, 0, 0}),
+			kind: frame.HeartbeatExtended, wantErr: true, reason: frame.ReasonHeartbeat},
+		// Issue 16 item 6: captured whole (wire length = captured length)
+		// and shorter than the heartbeat: broken on the wire, not a
+		// heartbeat of its host.
+		{name: "membership of 800 bytes captured whole", payload: full[:800],
+			kind: frame.HeartbeatMembership, wantErr: true, reason: frame.ReasonHeartbeatLength},
+		{name: "membership in a 60-byte frame captured whole", payload: full[:46],
+			kind: frame.HeartbeatMembership, wantErr: true, reason: frame.ReasonHeartbeatLength},
+		{name: "membership ending in the header, captured whole", payload: full[:10],
+			kind: frame.HeartbeatMembership, wantErr: true, reason: frame.ReasonHeartbeatLength},
+		{name: "extended TLV past the end of a frame captured whole",
+			payload: extended(3, cluster, tlv(1, utf16z("WEB-NODE-3")))[:30],
+			kind:    frame.HeartbeatExtended, wantErr: true, reason: frame.ReasonHeartbeatLength},
+		// The same cut by a snaplen: decoded as far as it goes.
+		{name: "membership of 800 bytes cut by the snaplen", payload: full[:800], wire: len(full),
+			kind: frame.HeartbeatMembership, trunc: true, frameKnd: frame.KindHeartbeat},
+		// A short extended heartbeat padded to Ethernet's 60 bytes: the
+		// zeros after its last TLV are padding, and it is whole.
+		{name: "extended padded to 60 bytes", payload: append(extended(2, cluster), make([]byte, 26)...),
+			kind: frame.HeartbeatExtended, frameKnd: frame.KindHeartbeat,
+			check: func(t *testing.T, h *frame.Heartbeat) {
+				if h.HostID != 2 || h.HostName() != "" || h.NumIPs != 0 {
+					t.Errorf("host %d name %q ips %d", h.HostID, h.HostName(), h.NumIPs)
+				}
+			}},
 	}
 	d := frame.NewDecoder()
 	src := addr.MAC{0x00, 0x15, 0x5d, 1, 2, 3}
@@ -197,8 +222,9 @@ func TestHeartbeatDecode(t *testing.T) {
 			}
 			f := d.Decode(layers.LinkTypeEthernet, data, wire)
 			if c.wantErr {
-				if f.Status != frame.Malformed || f.Reason != frame.ReasonHeartbeat {
-					t.Fatalf("status %v reason %v, want malformed heartbeat", f.Status, f.Reason)
+				if f.Status != frame.Malformed || f.Reason != c.reason ||
+					c.reason == frame.ReasonHeartbeatLength && f.Kind != frame.KindHeartbeat {
+					t.Fatalf("kind %v status %v reason %v, want malformed %v", f.Kind, f.Status, f.Reason, c.reason)
 				}
 				return
 			}

@@ -63,15 +63,17 @@ type IGMP struct {
 	Type uint8
 	// Version is 1, 2 or 3 for queries and reports, 0 for other types
 	// (mtrace 0x1e/0x1f, DVMRP 0x13, PIMv1 0x14).
-	Version  uint8
-	MaxResp  uint8 // v2/v3 Max Resp Code, in tenths of a second for v2
+	Version uint8
+	// MaxResp is the v2/v3 Max Resp Code as sent; MaxRespTenths decodes
+	// it.
+	MaxResp  uint8
 	Checksum uint16
 	// ChecksumOK is set when the whole message was captured and its checksum
 	// verifies.
 	ChecksumOK bool
 	Group      [4]byte // queries, v1/v2 reports and leaves
 
-	// v3 queries.
+	// v3 queries: QQIC as sent; QQI decodes it.
 	QRV, QQIC  uint8
 	NumSources uint16
 
@@ -90,6 +92,34 @@ func (g *IGMP) CanDecode() gopacket.LayerClass { return layers.LayerTypeIGMP }
 
 // NextLayerType returns LayerTypeZero.
 func (g *IGMP) NextLayerType() gopacket.LayerType { return gopacket.LayerTypeZero }
+
+// MaxRespTenths returns the maximum response time a query allows, in
+// tenths of a second: the Max Resp Code as it is in v2 (RFC 2236 2.2), and
+// in v3 (RFC 3376 4.1.1) as it is below 128 and from 128 on a
+// floating-point value, 1|exp(3)|mant(4) meaning (mant|0x10) << (exp+3),
+// up to 31744 (3174.4 s). 0 for a v1 query, which has none.
+func (g *IGMP) MaxRespTenths() uint16 {
+	if g.Version == 3 {
+		return igmpv3Float(g.MaxResp)
+	}
+	return uint16(g.MaxResp)
+}
+
+// QQI returns a v3 query's Querier's Query Interval in seconds, decoded from
+// QQIC as RFC 3376 4.1.7 says: the code itself below 128, the
+// floating-point form of MaxRespTenths from 128 on.
+func (g *IGMP) QQI() uint16 { return igmpv3Float(g.QQIC) }
+
+// igmpv3Float decodes an IGMPv3 time code (RFC 3376 4.1.1 and 4.1.7): below
+// 128 the value itself; otherwise bit 7 set, a 3-bit exponent and a 4-bit
+// mantissa, the value (mant | 0x10) << (exp + 3).
+func igmpv3Float(code uint8) uint16 {
+	if code < 128 {
+		return uint16(code)
+	}
+	exp, mant := (code>>4)&0x7, code&0x0f
+	return uint16(mant|0x10) << (exp + 3)
+}
 
 // IsQuery reports whether g is a membership query of any version.
 func (g *IGMP) IsQuery() bool { return g.Type == IGMPQuery }

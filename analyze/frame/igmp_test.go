@@ -138,6 +138,20 @@ func TestIGMPDecode(t *testing.T) {
 					t.Errorf("qrv %d qqic %d", g.QRV, g.QQIC)
 				}
 			}},
+		{name: "v2 query with a code of 128 or more, linear", msg: withChecksum([]byte{0x11, 200, 0, 0, 0, 0, 0, 0}), version: 2, typ: 0x11,
+			check: func(t *testing.T, g *frame.IGMP) {
+				if g.MaxRespTenths() != 200 {
+					t.Errorf("max resp %d tenths, want 200 (RFC 2236: no floating point)", g.MaxRespTenths())
+				}
+			}},
+		{name: "v3 query with floating-point codes", msg: withChecksum([]byte{0x11, 0xfe, 0, 0, 0, 0, 0, 0, 2, 0x80, 0, 0}), version: 3, typ: 0x11,
+			check: func(t *testing.T, g *frame.IGMP) {
+				// 0xfe: exp 7, mant 14: (14|16) << 10 = 30720 tenths;
+				// 0x80: exp 0, mant 0: 16 << 3 = 128 s.
+				if g.MaxRespTenths() != 30720 || g.QQI() != 128 {
+					t.Errorf("max resp %d tenths, QQI %d s; want 30720, 128", g.MaxRespTenths(), g.QQI())
+				}
+			}},
 		{name: "v1 report", msg: withChecksum([]byte{0x12, 0, 0, 0, 239, 255, 3, 232}), version: 1, typ: 0x12},
 		{name: "v2 report", msg: withChecksum([]byte{0x16, 0, 0, 0, 239, 255, 3, 232}), version: 2, typ: 0x16},
 		{name: "v2 leave", msg: withChecksum([]byte{0x17, 0, 0, 0, 239, 255, 3, 232}), version: 2, typ: 0x17},
@@ -176,5 +190,34 @@ func TestIGMPDecode(t *testing.T) {
 				c.check(t, f.IGMP)
 			}
 		})
+	}
+}
+
+// TestIGMPv3TimeCodes checks the RFC 3376 4.1.1 floating-point codes at
+// their edges, and the real queries of igmpv3-queries.pcap against the
+// values tshark gives (igmp.max_resp in tenths: 100, 30720, 30720, 10, 10,
+// 10; igmp.qqic 125).
+func TestIGMPv3TimeCodes(t *testing.T) {
+	for _, c := range []struct {
+		code uint8
+		want uint16
+	}{{0, 0}, {127, 127}, {128, 128}, {0x8f, 248}, {0x90, 256}, {0xfe, 30720}, {0xff, 31744}} {
+		g := frame.IGMP{Version: 3, MaxResp: c.code, QQIC: c.code}
+		if g.MaxRespTenths() != c.want || g.QQI() != c.want {
+			t.Errorf("code %#x: %d, %d; want %d", c.code, g.MaxRespTenths(), g.QQI(), c.want)
+		}
+	}
+	recs := readCapture(t, "igmpv3-queries.pcap")
+	want := []uint16{100, 30720, 30720, 10, 10, 10}
+	if len(recs) != len(want) {
+		t.Fatalf("%d frames, want %d", len(recs), len(want))
+	}
+	d := frame.NewDecoder()
+	for i, r := range recs {
+		f := d.Decode(r.link, r.data, r.wireLen)
+		if f.Kind != frame.KindIGMP || f.IGMP.Version != 3 || f.IGMP.MaxRespTenths() != want[i] || f.IGMP.QQI() != 125 {
+			t.Errorf("frame %d: %v v%d max resp %d tenths, QQI %d; want %d, 125", i+1, f.Kind, f.IGMP.Version,
+				f.IGMP.MaxRespTenths(), f.IGMP.QQI(), want[i])
+		}
 	}
 }

@@ -35,6 +35,9 @@ func sameFrame(fast, parsed *frame.Frame) string {
 	if fast.Src != parsed.Src || fast.Dst != parsed.Dst || fast.DstKnown != parsed.DstKnown || fast.PacketType != parsed.PacketType {
 		add("link", []any{fast.Src, fast.Dst, fast.DstKnown}, []any{parsed.Src, parsed.Dst, parsed.DstKnown})
 	}
+	if fast.Encap != parsed.Encap || fast.Len != parsed.Len {
+		add("encapsulation", []any{fast.Encap, fast.Len}, []any{parsed.Encap, parsed.Len})
+	}
 	if fast.VLAN != parsed.VLAN || fast.Tags != parsed.Tags || fast.EtherType != parsed.EtherType {
 		add("tags", []any{fast.VLAN, fast.Tags, fast.EtherType}, []any{parsed.VLAN, parsed.Tags, parsed.EtherType})
 	}

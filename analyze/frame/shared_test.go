@@ -40,6 +40,12 @@ func readCaptureLenient(path string) []record {
 	return toRecords(recs)
 }
 
+// corpusPath returns the path of a file of the shared corpus, which may be
+// absent (readCaptureLenient then reads nothing).
+func corpusPath(name string) string {
+	return filepath.Join(testcapture.ModuleRoot(), "..", "shared", "pcaps", "tcpdump-tests", name)
+}
+
 // forEachCorpusFrame calls fn with every frame of every classic pcap file
 // of the shared corpus, named "FILE frame N", skipping the test when the
 // corpus is absent.

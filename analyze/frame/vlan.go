@@ -8,10 +8,15 @@ import (
 )
 
 // VLAN identifies the broadcast domain a frame was seen in: the 802.1Q VLAN
-// ID of the innermost tag, and for a QinQ frame the outer (service) tag in
-// the high 16 bits. The zero value is an untagged frame. State is kept per
-// VLAN, because the same IP on two VLANs is two different stations.
-type VLAN uint32
+// ID of the innermost tag, for a QinQ frame the outer (service) tag in bits
+// 16-31, and for a frame that came mirrored through a remote span (ERSPAN,
+// VXLAN) the session it came in, kind in bits 56-63 and ID (ERSPAN session
+// ID, VXLAN VNI) in bits 32-55. The zero value is an untagged frame seen
+// directly. State is kept per VLAN, because the same IP on two VLANs is two
+// different stations, and per mirrored session, because two sessions may
+// mirror two switches whose VLAN numbers mean different things. It is a
+// fixed-size value: keys built from it allocate nothing.
+type VLAN uint64
 
 // MakeVLAN returns the VLAN for an inner (customer) ID and an outer
 // (service) ID, 0 when there is no outer tag.
@@ -23,16 +28,62 @@ func (v VLAN) ID() uint16 { return uint16(v) }
 // Outer returns the outer (802.1ad service) VLAN ID of a QinQ frame, or 0.
 func (v VLAN) Outer() uint16 { return uint16(v >> 16) }
 
-// String returns "100", or "200.100" for outer tag 200 and inner tag 100,
-// or "untagged".
-func (v VLAN) String() string {
-	switch {
-	case v == 0:
-		return "untagged"
-	case v.Outer() != 0:
-		return strconv.Itoa(int(v.Outer())) + "." + strconv.Itoa(int(v.ID()))
+// SessionKind is the kind of remote-span session a frame came through.
+type SessionKind uint8
+
+// Remote-span session kinds.
+const (
+	SessionNone   SessionKind = iota // seen directly
+	SessionERSPAN                    // ERSPAN type I, II or III (GRE); ID is the session ID (type I: 0)
+	SessionVXLAN                     // VXLAN (UDP 4789); ID is the VNI
+)
+
+var sessionKindNames = [...]string{"", "erspan", "vxlan"}
+
+// String returns "erspan", "vxlan", or "" for none.
+func (k SessionKind) String() string {
+	if int(k) < len(sessionKindNames) {
+		return sessionKindNames[k]
 	}
-	return strconv.Itoa(int(v.ID()))
+	return "invalid"
+}
+
+// maxSessionID is the largest session ID a VLAN holds: VXLAN's 24-bit VNI
+// (an ERSPAN session ID has 10 bits).
+const maxSessionID = 1<<24 - 1
+
+// InSession returns v as seen through the remote-span session of kind k and
+// ID id (only its low 24 bits are kept).
+func (v VLAN) InSession(k SessionKind, id uint32) VLAN {
+	return VLAN(uint32(v)) | VLAN(k)<<56 | VLAN(id&maxSessionID)<<32
+}
+
+// Session returns the remote-span session v was seen through: SessionNone
+// and 0 for a frame seen directly.
+func (v VLAN) Session() (SessionKind, uint32) {
+	return SessionKind(v >> 56), uint32(v>>32) & maxSessionID
+}
+
+// String returns "100", or "200.100" for outer tag 200 and inner tag 100,
+// or "untagged", followed for a frame of a remote span by its session:
+// "100 (erspan session 7)", "untagged (vxlan vni 5000)".
+func (v VLAN) String() string {
+	var s string
+	switch {
+	case v.ID() == 0 && v.Outer() == 0:
+		s = "untagged"
+	case v.Outer() != 0:
+		s = strconv.Itoa(int(v.Outer())) + "." + strconv.Itoa(int(v.ID()))
+	default:
+		s = strconv.Itoa(int(v.ID()))
+	}
+	switch k, id := v.Session(); k {
+	case SessionERSPAN:
+		s += " (erspan session " + strconv.Itoa(int(id)) + ")"
+	case SessionVXLAN:
+		s += " (vxlan vni " + strconv.Itoa(int(id)) + ")"
+	}
+	return s
 }
 
 // maxTags is how many VLAN tags a frame may carry before it is malformed:

@@ -60,14 +60,18 @@ type QuerierKey struct {
 
 // Querier is one router or switch that sent membership queries.
 type Querier struct {
-	MAC                addr.MAC
-	Version            uint8
-	Queries, General   uint64
-	First, Last        int64
-	FirstFrame         uint64
-	lastGeneral        int64
-	Interval           int64 // smoothed time between general queries, ns; 0 until two were seen
-	MaxResp, QRV, QQIC uint8
+	MAC              addr.MAC
+	Version          uint8
+	Queries, General uint64
+	First, Last      int64
+	FirstFrame       uint64
+	lastGeneral      int64
+	Interval         int64 // smoothed time between general queries, ns; 0 until two were seen
+	// MaxRespTenths is the last query's maximum response time in tenths
+	// of a second, QQI its query interval in seconds (v3), both decoded
+	// (frame.IGMP.MaxRespTenths, QQI).
+	MaxRespTenths, QQI uint16
+	QRV                uint8
 	// Series is the querier's queries per second in the timeline.
 	Series timeline.Handle
 }
@@ -84,7 +88,7 @@ type vlanState struct {
 type QueryTimes struct {
 	Count             uint64
 	First, Prev, Last int64 // packet times in ns; Prev is the one before Last
-	LastMaxRespTenths uint8
+	LastMaxRespTenths uint16
 }
 
 // Config sets the limits of the tables.
@@ -221,7 +225,7 @@ func (t *Tables) query(f *frame.Frame, src [4]byte, now int64, n uint64) {
 	}
 	qt.Count++
 	qt.Prev, qt.Last = qt.Last, now
-	qt.LastMaxRespTenths = g.MaxResp
+	qt.LastMaxRespTenths = g.MaxRespTenths()
 	q, created := t.queriers.Upsert(QuerierKey{VLAN: f.VLAN, IP: src}, now)
 	if created {
 		q.First, q.FirstFrame = now, n
@@ -231,7 +235,7 @@ func (t *Tables) query(f *frame.Frame, src [4]byte, now int64, n uint64) {
 	q.Queries++
 	t.tl.Add(q.Series, now, 1)
 	q.Last = now
-	q.MaxResp, q.QRV, q.QQIC = g.MaxResp, g.QRV, g.QQIC
+	q.MaxRespTenths, q.QRV, q.QQI = g.MaxRespTenths(), g.QRV, g.QQI()
 	if !g.IsGeneralQuery() {
 		return
 	}
@@ -262,7 +266,7 @@ func (t *Tables) Check(now int64, final bool) {
 		if v.reports == 0 {
 			continue
 		}
-		key := finding.Key{Kind: finding.IGMPNoQuerier, VLAN: uint32(vlan)}
+		key := finding.Key{Kind: finding.IGMPNoQuerier, VLAN: uint64(vlan)}
 		if _, ok := t.store.Get(key); ok {
 			continue
 		}

@@ -398,7 +398,7 @@ func (h *Host) Describe() string {
 }
 
 func gapKey(k ClusterKey, h *Host, start int64) finding.Key {
-	return finding.Key{Kind: finding.HeartbeatGap, VLAN: uint32(k.VLAN), IP: k.IP, IP2: h.Dedicated,
+	return finding.Key{Kind: finding.HeartbeatGap, VLAN: uint64(k.VLAN), IP: k.IP, IP2: h.Dedicated,
 		MAC: h.MACs[0], N: int64(h.Priority), M: start}
 }
 
@@ -546,7 +546,7 @@ func (t *Tracker) checkPriorities(k ClusterKey, c *Cluster, now int64) {
 				a.First > b.Last || b.First > a.Last {
 				continue
 			}
-			key := finding.Key{Kind: finding.DuplicateHostPriority, VLAN: uint32(k.VLAN), IP: k.IP, N: int64(a.Priority)}
+			key := finding.Key{Kind: finding.DuplicateHostPriority, VLAN: uint64(k.VLAN), IP: k.IP, N: int64(a.Priority)}
 			if _, ok := t.store.Get(key); ok {
 				continue
 			}
@@ -627,7 +627,7 @@ func (t *Tracker) checkRules(k ClusterKey, c *Cluster, now int64) {
 	if !mismatch {
 		return
 	}
-	key := finding.Key{Kind: finding.PortRuleMismatch, VLAN: uint32(k.VLAN), IP: k.IP}
+	key := finding.Key{Kind: finding.PortRuleMismatch, VLAN: uint64(k.VLAN), IP: k.IP}
 	if _, ok := t.store.Get(key); ok {
 		return
 	}
@@ -670,7 +670,7 @@ func (t *Tracker) checkModes(k ClusterKey, c *Cluster, now int64) {
 	if len(modes) < 2 {
 		return
 	}
-	key := finding.Key{Kind: finding.NLBMixedModes, VLAN: uint32(k.VLAN), IP: k.IP}
+	key := finding.Key{Kind: finding.NLBMixedModes, VLAN: uint64(k.VLAN), IP: k.IP}
 	if _, ok := t.store.Get(key); ok {
 		return
 	}

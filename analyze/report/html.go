@@ -362,13 +362,11 @@ func findingViewOf(id int, f *finding.Finding) findingView {
 	return fv
 }
 
-func vlanText(vlan, svlan uint16) string { return vlanName(vlan, svlan) }
-
 // clusterSection draws one cluster: its hosts, the bindings of its VIP and
 // of hosts whose binding moved, its cluster MAC's traffic, and in IGMP mode
 // the membership of its hosts and the querier.
 func clusterSection(r *analyze.Report, c *analyze.Cluster, sc scale, drawn map[netip.Addr]bool) (clusterView, clusterSummary) {
-	vlan := vlanText(c.VLAN, c.SVLAN)
+	vlan := vlanName(c.VLAN, c.SVLAN, c.RemoteSpan)
 	mac := "unknown"
 	if !c.ClusterMAC.IsZero() {
 		mac = c.ClusterMAC.String()
@@ -518,7 +516,7 @@ func macColor(m addr.MAC) string {
 func arpLane(b *analyze.Binding, sc scale, captureEnd time.Time) laneView {
 	l := laneView{Kind: "arp", Label: "ARP " + b.IP.String(), Attrs: []attr{{"data-ip", b.IP.String()},
 		{"data-vlan", vlanAttrValue(b.VLAN, b.SVLAN)}, {"data-changes", strconv.Itoa(len(b.History))}}}
-	l.Sub = fmt.Sprintf("vlan %s, %s", vlanText(b.VLAN, b.SVLAN), finding.Plural(b.Changes, "change", "changes"))
+	l.Sub = fmt.Sprintf("vlan %s, %s", vlanName(b.VLAN, b.SVLAN, b.RemoteSpan), finding.Plural(b.Changes, "change", "changes"))
 	if b.NLB != "" {
 		l.Sub += "; " + b.NLB
 	}

@@ -59,14 +59,27 @@ func clock(t time.Time) string {
 	return t.Format("15:04:05.000")
 }
 
-func vlanName(vlan, svlan uint16) string {
+// vlanName names a VLAN as frame.VLAN.String does: "100", "200.100",
+// "untagged", and for frames of a remote span their session after it,
+// "100 (erspan session 7)".
+func vlanName(vlan, svlan uint16, span *analyze.RemoteSpan) string {
+	var s string
 	switch {
 	case svlan != 0:
-		return fmt.Sprintf("%d.%d", svlan, vlan)
+		s = fmt.Sprintf("%d.%d", svlan, vlan)
 	case vlan == 0:
-		return "untagged"
+		s = "untagged"
+	default:
+		s = fmt.Sprint(vlan)
 	}
-	return fmt.Sprint(vlan)
+	switch {
+	case span == nil:
+	case span.Kind == "vxlan":
+		s += fmt.Sprintf(" (vxlan vni %d)", span.ID)
+	default:
+		s += fmt.Sprintf(" (%s session %d)", span.Kind, span.ID)
+	}
+	return s
 }
 
 func writeHeader(t *textWriter, r *analyze.Report) {
@@ -89,7 +102,27 @@ func writeHeader(t *textWriter, r *analyze.Report) {
 	t.printf("  capture  %s from %s to %s UTC (%s)\n", frames(r.Stats.Frames),
 		c.Start.Format("2006-01-02 15:04:05.000"), c.End.Format("15:04:05.000"),
 		time.Duration(c.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
-	t.printf("  vantage  %s\n\n", r.Vantage)
+	t.printf("  vantage  %s\n", r.Vantage)
+	if enc := r.Stats.Encapsulated; enc.Total() > 0 {
+		t.printf("  remote   %s mirrored inside %s: analysed as a span capture, per session\n",
+			frames(enc.Total()), encapsulations(enc))
+	}
+	t.printf("\n")
+}
+
+// encapsulations lists the encapsulations seen: "ERSPAN type II (40),
+// VXLAN (2)".
+func encapsulations(enc analyze.Encapsulations) string {
+	var parts []string
+	for _, e := range []struct {
+		name string
+		n    uint64
+	}{{"ERSPAN type I", enc.ERSPANI}, {"ERSPAN type II", enc.ERSPANII}, {"ERSPAN type III", enc.ERSPANIII}, {"VXLAN", enc.VXLAN}} {
+		if e.n > 0 {
+			parts = append(parts, fmt.Sprintf("%s (%d)", e.name, e.n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func writeClusters(t *textWriter, r *analyze.Report) {
@@ -103,7 +136,7 @@ func writeClusters(t *textWriter, r *analyze.Report) {
 		if !c.ClusterMAC.IsZero() {
 			mac = fmt.Sprintf("%v (%s, %s)", c.ClusterMAC, c.ClusterMAC.Dashed(), c.ClusterMAC.Dotted())
 		}
-		t.printf("  %v  vlan %s  %s mode  cluster MAC %s\n", c.ClusterIP, vlanName(c.VLAN, c.SVLAN), c.Mode, mac)
+		t.printf("  %v  vlan %s  %s mode  cluster MAC %s\n", c.ClusterIP, vlanName(c.VLAN, c.SVLAN, c.RemoteSpan), c.Mode, mac)
 		if c.IGMPGroup.IsValid() {
 			t.printf("    IGMP group %v\n", c.IGMPGroup)
 		}
@@ -216,7 +249,7 @@ func writeBindings(t *textWriter, r *analyze.Report) {
 			}
 			seen = append(seen, s)
 		}
-		rows = append(rows, []string{vlanName(b.VLAN, b.SVLAN), b.IP.String(), b.MAC.String(), orDash(b.NLB),
+		rows = append(rows, []string{vlanName(b.VLAN, b.SVLAN, b.RemoteSpan), b.IP.String(), b.MAC.String(), orDash(b.NLB),
 			fmt.Sprint(b.Changes), fmt.Sprint(b.Flips), strings.Join(seen, ", ")})
 	}
 	t.printf("ARP BINDINGS THAT MATTER (%d of %d)\n", len(rows)-1, len(r.Bindings))
@@ -237,7 +270,7 @@ func writeIGMP(t *textWriter, r *analyze.Report) {
 			if q.IntervalSeconds > 0 {
 				iv = fmt.Sprintf("%.0fs", q.IntervalSeconds)
 			}
-			rows = append(rows, []string{q.IP.String(), vlanName(q.VLAN, q.SVLAN), q.MAC.String(), fmt.Sprintf("v%d", q.Version),
+			rows = append(rows, []string{q.IP.String(), vlanName(q.VLAN, q.SVLAN, q.RemoteSpan), q.MAC.String(), fmt.Sprintf("v%d", q.Version),
 				fmt.Sprint(q.Queries), iv, clock(q.LastSeen)})
 		}
 		t.table("  ", rows)
@@ -260,7 +293,7 @@ func writeIGMP(t *textWriter, r *analyze.Report) {
 			if g.NLBCluster.IsValid() {
 				cluster = g.NLBCluster.String()
 			}
-			rows = append(rows, []string{g.Group.String(), vlanName(g.VLAN, g.SVLAN), cluster, strings.Join(ms, ", ")})
+			rows = append(rows, []string{g.Group.String(), vlanName(g.VLAN, g.SVLAN, g.RemoteSpan), cluster, strings.Join(ms, ", ")})
 		}
 		t.table("  ", rows)
 	}
@@ -279,7 +312,7 @@ func writeFlood(t *textWriter, r *analyze.Report) {
 		if f.ClusterIP.IsValid() {
 			cluster = f.ClusterIP.String()
 		}
-		rows = append(rows, []string{vlanName(f.VLAN, f.SVLAN), f.MAC.String(), cluster, fmt.Sprint(f.Frames),
+		rows = append(rows, []string{vlanName(f.VLAN, f.SVLAN, f.RemoteSpan), f.MAC.String(), cluster, fmt.Sprint(f.Frames),
 			fmt.Sprintf("%.1f", f.FPS), analyze.FormatBytes(f.BPS), fmt.Sprint(f.PeakFPS), f.Verdict})
 	}
 	t.table("  ", rows)
@@ -294,10 +327,17 @@ func writeStats(t *textWriter, r *analyze.Report) {
 	p := s.Protocols
 	t.printf("STATS\n")
 	t.printf("  %s, %s on the wire, %s captured\n", frames(s.Frames), analyze.FormatBytes(float64(s.Bytes)), analyze.FormatBytes(float64(s.CapturedBytes)))
-	t.printf("  ARP %d (other hardware %d), IGMP %d, NLB heartbeats %d, other 0x886F %d, IPv4 %d, other %d; VLAN-tagged %d; to cluster MACs %d\n",
-		p.ARP, p.ARPOther, p.IGMP, p.Heartbeats, p.NLBUnknown, p.IPv4, p.Other, p.VLANTagged, p.ClusterMAC)
+	arpOther := fmt.Sprintf("other hardware %d", p.ARPOther)
+	if s.ARPOtherOpcodes > 0 {
+		arpOther += fmt.Sprintf(", other opcodes %d binding nothing", s.ARPOtherOpcodes)
+	}
+	t.printf("  ARP %d (%s), IGMP %d, NLB heartbeats %d, other 0x886F %d, IPv4 %d, other %d; VLAN-tagged %d; to cluster MACs %d\n",
+		p.ARP, arpOther, p.IGMP, p.Heartbeats, p.NLBUnknown, p.IPv4, p.Other, p.VLANTagged, p.ClusterMAC)
 	t.printf("  malformed %d, cut by snaplen %d (heartbeats %d), unsupported link type %d, unattributed heartbeats %d, kernel drops %d\n",
 		s.Malformed, s.Truncated, s.TruncatedHeartbeats, s.Unsupported, s.Unattributed, s.KernelDrops)
+	if enc := s.Encapsulated; enc.Total() > 0 {
+		t.printf("  remote span: %s; the counts above are of the mirrored frames\n", encapsulations(enc))
+	}
 	ev := s.Evicted
 	if ev != (analyze.Evictions{}) {
 		t.printf("  evicted: %s, %s, %s, %s, %s\n", finding.Plural(ev.Bindings, "binding", "bindings"),
