@@ -37,14 +37,19 @@ type InputInfo struct {
 	// Format is "pcap" or "pcapng", with "+gzip" appended when the file is
 	// gzip-compressed.
 	Format string
-	// LinkTypes are the link types of the file: the one of a pcap header, or
-	// those of the pcapng interfaces described so far, in order of first
+	// LinkTypes are the link types of the file: those of its pcap headers,
+	// or of the pcapng interfaces described so far, in order of first
 	// appearance and without repeats.
 	LinkTypes []layers.LinkType
-	// Snaplen is the snapshot length of a pcap header, or the largest one of
-	// the pcapng interfaces described so far; 0 when a pcapng interface
+	// Snaplen is the largest snapshot length of the pcap headers, or of the
+	// pcapng interfaces described so far; 0 when a pcapng interface
 	// declares no limit.
 	Snaplen uint32
+	// Sections counts the file headers read so far (pcap headers and
+	// pcapng section header blocks): 1, or more in a file made by
+	// concatenating captures (`cat a.pcap b.pcap`), whose parts are read
+	// one after the other.
+	Sections int
 	// Frames is the number of packets Next has returned from this input.
 	Frames uint64
 	// First and Last are the earliest and the latest time stamps of those

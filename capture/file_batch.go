@@ -233,6 +233,19 @@ func (s *FileSource) pcapBatch(in *input, b *Batch) error {
 		s.last = in // Next advances from where the batch stopped
 		return nil
 	}
+	if err == errPcapngSection {
+		// The file goes on as pcapng (`cat a.pcap b.pcapng`): advance
+		// hands the rest to a pcapng reader and reads its first packet,
+		// and the batches are copied from then on.
+		if osErr := in.advance(); osErr != nil {
+			s.err = fmt.Errorf("capture: read %s: %w", in.info.Path, osErr)
+			return s.err
+		}
+		if !in.pending {
+			s.pop()
+		}
+		return s.copyBatch(b)
+	}
 	if err == nil {
 		err = io.EOF
 	}
