@@ -32,13 +32,16 @@ type Report struct {
 
 // Input is one capture source of a run.
 type Input struct {
-	Path           string   `json:"path"`
-	Format         string   `json:"format"`
-	LinkTypes      []string `json:"link_types"`
-	Snaplen        uint32   `json:"snaplen,omitempty"`
-	Frames         uint64   `json:"frames"`
-	TruncatedAtEnd bool     `json:"truncated_at_end,omitempty"`
-	Error          string   `json:"error,omitempty"`
+	Path      string   `json:"path"`
+	Format    string   `json:"format"`
+	LinkTypes []string `json:"link_types"`
+	Snaplen   uint32   `json:"snaplen,omitempty"`
+	// Sections counts the file headers of the input: more than 1 for
+	// captures joined with cat, read one after the other.
+	Sections       int    `json:"sections"`
+	Frames         uint64 `json:"frames"`
+	TruncatedAtEnd bool   `json:"truncated_at_end,omitempty"`
+	Error          string `json:"error,omitempty"`
 }
 
 // CaptureSpan is the time the frames cover.
@@ -205,13 +208,16 @@ type Stats struct {
 		// ClusterMAC counts frames to NLB cluster MACs.
 		ClusterMAC uint64 `json:"to_cluster_macs"`
 	} `json:"protocols"`
-	Malformed           uint64    `json:"malformed"`
-	Truncated           uint64    `json:"truncated"`
-	TruncatedHeartbeats uint64    `json:"truncated_heartbeats"`
-	Unsupported         uint64    `json:"unsupported_link_type"`
-	Unattributed        uint64    `json:"unattributed_heartbeats"`
-	KernelDrops         uint64    `json:"kernel_drops"`
-	Evicted             Evictions `json:"evicted"`
+	Malformed           uint64 `json:"malformed"`
+	Truncated           uint64 `json:"truncated"`
+	TruncatedHeartbeats uint64 `json:"truncated_heartbeats"`
+	Unsupported         uint64 `json:"unsupported_link_type"`
+	Unattributed        uint64 `json:"unattributed_heartbeats"`
+	KernelDrops         uint64 `json:"kernel_drops"`
+	// AfterTimeJump counts the frames at and after a time jump no capture
+	// can have (capture-time-jump), counted in Frames but not analyzed.
+	AfterTimeJump uint64    `json:"after_time_jump"`
+	Evicted       Evictions `json:"evicted"`
 }
 
 // Evictions counts entries each table dropped to stay within its limit.

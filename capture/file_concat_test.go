@@ -95,8 +95,10 @@ func TestConcatenatedFiles(t *testing.T) {
 			parts: []part{{eth, first}, {eth, second}, {eth, third}}, sections: 3, format: "pcap",
 		},
 		{
-			name:  "a record dated like a magic is a record",
-			file:  func(t testing.TB) []byte { return pcapBytes(t, false, 65535, eth, append(slices.Clone(first), magicTime...)) },
+			name: "a record dated like a magic is a record",
+			file: func(t testing.TB) []byte {
+				return pcapBytes(t, false, 65535, eth, append(slices.Clone(first), magicTime...))
+			},
 			parts: []part{{eth, append(slices.Clone(first), magicTime...)}}, sections: 1, format: "pcap",
 		},
 	}
@@ -161,4 +163,3 @@ func TestConcatenatedFileCutInSecondHeader(t *testing.T) {
 }
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-

@@ -75,6 +75,7 @@ const (
 	MalformedFrame        Kind = "malformed-frame"
 	CaptureTruncated      Kind = "capture-truncated"
 	CaptureFileTruncated  Kind = "capture-file-truncated"
+	CaptureTimeJump       Kind = "capture-time-jump"
 	CaptureDrops          Kind = "capture-drops"
 	UnsupportedLinkType   Kind = "unsupported-link-type"
 	StateEvicted          Kind = "state-evicted"

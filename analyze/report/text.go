@@ -76,20 +76,57 @@ func writeHeader(t *textWriter, r *analyze.Report) {
 		if in.Snaplen != 0 {
 			extra = fmt.Sprintf(", snaplen %d", in.Snaplen)
 		}
+		if in.Sections > 1 {
+			extra += fmt.Sprintf(", %d captures joined, read one after the other", in.Sections)
+		}
 		if in.TruncatedAtEnd {
 			extra += ", ENDS MID-RECORD"
 		}
-		t.printf("  input    %s (%s, %s%s): %d frames\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), extra, in.Frames)
+		t.printf("  input    %s (%s, %s%s): %s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), extra, plural(in.Frames, "frame"))
 	}
 	if r.Stats.Frames == 0 {
 		t.printf("  capture  no frames\n\n")
 		return
 	}
 	c := r.Capture
-	t.printf("  capture  %d frames from %s to %s UTC (%s)\n", r.Stats.Frames,
-		c.Start.Format("2006-01-02 15:04:05.000"), c.End.Format("15:04:05.000"),
-		time.Duration(c.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
+	// The end's date only when it is not the start's: a capture that
+	// spans midnight or days must not read as minutes.
+	const day, stamp = "2006-01-02 ", "15:04:05.000"
+	end := c.End.Format(stamp)
+	if c.End.Format(day) != c.Start.Format(day) {
+		end = c.End.Format(day + stamp)
+	}
+	t.printf("  capture  %s from %s to %s UTC (%s)\n", plural(r.Stats.Frames, "frame"),
+		c.Start.Format(day+stamp), end, spanText(c.DurationSeconds))
+	if n := r.Stats.AfterTimeJump; n > 0 {
+		at := ""
+		for _, f := range r.Findings {
+			if f.Kind == finding.CaptureTimeJump && len(f.Evidence) > 0 {
+				at = fmt.Sprintf(" at frame %d", f.Evidence[0])
+			}
+		}
+		t.printf("  STOPPED  analysis%s: its time stamp jumps as no capture's does (capture-time-jump); "+
+			"the %s from it on were counted, not analyzed\n", at, plural(n, "frame"))
+	}
 	t.printf("  vantage  %s\n\n", r.Vantage)
+}
+
+// spanText writes the capture's duration: to the millisecond, and to the
+// second beyond an hour.
+func spanText(seconds float64) string {
+	d := time.Duration(seconds * float64(time.Second))
+	if d >= time.Hour {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// plural writes "1 frame", "2 frames".
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func writeClusters(t *textWriter, r *analyze.Report) {

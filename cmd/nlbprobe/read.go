@@ -134,6 +134,10 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	// A file's clock does not jump by years or go back by minutes: such a
+	// jump (a damaged file, captures joined out of order) ends the
+	// analysis rather than turn into gaps and rates over it.
+	opts.EndAtTimeJump = true
 	src, err := capture.OpenFiles(files)
 	if err != nil {
 		fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
@@ -469,8 +473,8 @@ func noteInputs(e *analyze.Engine, inputs []capture.InputInfo) {
 func reportInputs(inputs []capture.InputInfo) []analyze.Input {
 	out := make([]analyze.Input, 0, len(inputs))
 	for _, in := range inputs {
-		ri := analyze.Input{Path: in.Path, Format: in.Format, Snaplen: in.Snaplen, Frames: in.Frames,
-			TruncatedAtEnd: in.TruncatedAtEnd, Error: in.Err}
+		ri := analyze.Input{Path: in.Path, Format: in.Format, Snaplen: in.Snaplen, Sections: in.Sections,
+			Frames: in.Frames, TruncatedAtEnd: in.TruncatedAtEnd, Error: in.Err}
 		for _, lt := range in.LinkTypes {
 			ri.LinkTypes = append(ri.LinkTypes, lt.String())
 		}

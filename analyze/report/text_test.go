@@ -1,0 +1,59 @@
+package report
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nlbprobe/nlbprobe/analyze"
+	"github.com/nlbprobe/nlbprobe/analyze/finding"
+)
+
+// TestTextHeader checks the header's capture line: the end's date when the
+// capture spans days (before, a capture of three days read as minutes:
+// "from 2024-03-05 23:59:00.000 to 00:01:00.000"), and the lines that say
+// an input holds joined captures and where a time jump stopped the
+// analysis.
+func TestTextHeader(t *testing.T) {
+	start := time.Date(2024, 3, 5, 23, 59, 0, 0, time.UTC)
+	report := func(end time.Time) *analyze.Report {
+		r := &analyze.Report{Vantage: analyze.VantageSpan}
+		r.Stats.Frames = 10
+		r.Capture = analyze.CaptureSpan{Start: start, End: end, DurationSeconds: end.Sub(start).Seconds()}
+		return r
+	}
+	tests := []struct {
+		name string
+		r    *analyze.Report
+		want []string
+	}{
+		{"same day", report(start.Add(30 * time.Second)),
+			[]string{"  capture  10 frames from 2024-03-05 23:59:00.000 to 23:59:30.000 UTC (30s)\n"}},
+		{"over midnight", report(start.Add(2 * time.Minute)),
+			[]string{"  capture  10 frames from 2024-03-05 23:59:00.000 to 2024-03-06 00:01:00.000 UTC (2m0s)\n"}},
+		{"days", report(start.Add(72*time.Hour + 1500*time.Millisecond)),
+			[]string{"from 2024-03-05 23:59:00.000 to 2024-03-08 23:59:01.500 UTC (72h0m2s)\n"}},
+		{"joined and stopped at a time jump", func() *analyze.Report {
+			r := report(start.Add(time.Second))
+			r.Inputs = []analyze.Input{{Path: "both.pcap", Format: "pcap", LinkTypes: []string{"Ethernet"}, Sections: 2, Frames: 1}}
+			r.Stats.AfterTimeJump = 4
+			r.Findings = []finding.Finding{{Kind: finding.CaptureTimeJump, Evidence: []uint64{7}}}
+			return r
+		}(), []string{
+			"  input    both.pcap (pcap, Ethernet, 2 captures joined, read one after the other): 1 frame\n",
+			"  STOPPED  analysis at frame 7: its time stamp jumps as no capture's does (capture-time-jump); the 4 frames from it on were counted, not analyzed\n",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			tw := &textWriter{w: &b}
+			writeHeader(tw, tt.r)
+			for _, line := range tt.want {
+				if !strings.Contains(b.String(), line) {
+					t.Errorf("header lacks %q:\n%s", line, b.String())
+				}
+			}
+		})
+	}
+}
