@@ -38,10 +38,13 @@ type Input struct {
 	Snaplen   uint32   `json:"snaplen,omitempty"`
 	// Sections counts the file headers of the input: more than 1 for
 	// captures joined with cat, read one after the other.
-	Sections       int    `json:"sections"`
-	Frames         uint64 `json:"frames"`
-	TruncatedAtEnd bool   `json:"truncated_at_end,omitempty"`
-	Error          string `json:"error,omitempty"`
+	Sections int `json:"sections"`
+	// Frames counts the frames read from the input, DuplicatesDropped
+	// those of them dropped as copies of another input's frames.
+	Frames            uint64 `json:"frames"`
+	DuplicatesDropped uint64 `json:"duplicates_dropped"`
+	TruncatedAtEnd    bool   `json:"truncated_at_end,omitempty"`
+	Error             string `json:"error,omitempty"`
 }
 
 // CaptureSpan is the time the frames cover.
@@ -214,6 +217,10 @@ type Stats struct {
 	Unsupported         uint64 `json:"unsupported_link_type"`
 	Unattributed        uint64 `json:"unattributed_heartbeats"`
 	KernelDrops         uint64 `json:"kernel_drops"`
+	// DuplicatesDropped counts the frames of several inputs dropped as
+	// copies of frames another input had (the caller fills it): Frames
+	// is the inputs' frames less these.
+	DuplicatesDropped uint64 `json:"duplicates_dropped"`
 	// AfterTimeJump counts the frames at and after a time jump no capture
 	// can have (capture-time-jump), counted in Frames but not analyzed.
 	AfterTimeJump uint64    `json:"after_time_jump"`
@@ -227,6 +234,9 @@ type Evictions struct {
 	Clusters    uint64 `json:"clusters"`
 	ClusterMACs uint64 `json:"cluster_macs"`
 	Findings    uint64 `json:"findings"`
+	// DedupWindow counts frames the reader's table of recent frames
+	// forgot before their dedup window closed (the caller fills it).
+	DedupWindow uint64 `json:"dedup_window"`
 }
 
 func (e *Engine) evictions() Evictions {

@@ -50,8 +50,13 @@ type InputInfo struct {
 	// concatenating captures (`cat a.pcap b.pcap`), whose parts are read
 	// one after the other.
 	Sections int
-	// Frames is the number of packets Next has returned from this input.
+	// Frames is the number of packets read from this input: those Next
+	// has returned and the Duplicates it dropped.
 	Frames uint64
+	// Duplicates counts the packets of this input dropped as copies of
+	// packets of another input (FileOptions.DedupWindow): they have no
+	// Frame number.
+	Duplicates uint64
 	// First and Last are the earliest and the latest time stamps of those
 	// packets (capinfos' "earliest/latest packet time"); zero before the
 	// first packet. Packets without a time stamp (pcapng simple packet
@@ -100,6 +105,21 @@ type FileSource struct {
 
 	// filter, when set, passes only the packets Next and NextBatch return.
 	filter *Filter
+
+	// dedup drops copies of frames across inputs; nil with one input or
+	// without a window. redeliver says the packet at heap[0] was checked
+	// already (unread gives it back).
+	dedup     *dedupTable
+	redeliver bool
+}
+
+// FileOptions configure OpenFilesWith.
+type FileOptions struct {
+	// DedupWindow: with several inputs, a packet with the same bytes and
+	// length as a packet of another input at most this far apart in time
+	// is a copy of it, dropped and counted in InputInfo.Duplicates (see
+	// DefaultDedupWindow). 0 keeps every packet.
+	DedupWindow time.Duration
 }
 
 // SetFilter makes Next and NextBatch return only the packets that pass f
@@ -127,13 +147,23 @@ var ErrNoInputs = errors.New("capture: no capture files given")
 // with an error naming it, and close what it had opened. Problems inside a
 // file (a cut at the end, a corrupt record) do not: reading that file stops
 // there, and InputInfo says what happened.
+//
+// Packets of one input that repeat packets of another (overlapping
+// captures) are dropped as DefaultDedupWindow says; OpenFilesWith sets
+// another window.
 func OpenFiles(paths []string) (*FileSource, error) {
-	return openFiles(paths, openOptions{})
+	return OpenFilesWith(paths, FileOptions{DedupWindow: DefaultDedupWindow})
 }
 
-// openOptions are seams for tests: a different reader for classic pcap
-// (pcapgo's, to compare with) and a smaller read buffer.
+// OpenFilesWith is OpenFiles with options.
+func OpenFilesWith(paths []string, opts FileOptions) (*FileSource, error) {
+	return openFiles(paths, openOptions{FileOptions: opts})
+}
+
+// openOptions are FileOptions and seams for tests: a different reader for
+// classic pcap (pcapgo's, to compare with) and a smaller read buffer.
 type openOptions struct {
+	FileOptions
 	newPcap    func(r io.Reader, bufSize int) (recordReader, error)
 	bufferSize int
 }
@@ -169,10 +199,28 @@ func openFiles(paths []string, opt openOptions) (*FileSource, error) {
 	if unknownSize {
 		s.total = 0
 	}
+	s.setDedup(opt.DedupWindow)
 	if err := s.start(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// setDedup sets up the dropping of copies across inputs.
+func (s *FileSource) setDedup(window time.Duration) {
+	if len(s.inputs) > 1 && window > 0 {
+		s.dedup = newDedupTable(window, len(s.inputs))
+	}
+}
+
+// DedupEvicted counts the frames the table of recent frames forgot before
+// their dedup window closed (it holds a bounded number): a copy of one of
+// them arriving later was not recognised.
+func (s *FileSource) DedupEvicted() uint64 {
+	if s.dedup == nil {
+		return 0
+	}
+	return s.dedup.evicted
 }
 
 // start reads the first packet of every input: the merge needs its time
@@ -186,6 +234,9 @@ func (s *FileSource) start() error {
 		}
 		if in.pending {
 			s.push(in)
+			if s.dedup != nil {
+				s.dedup.pending(&in.rec, in.idx, true)
+			}
 		}
 	}
 	return nil
@@ -230,22 +281,34 @@ func (s *FileSource) next(p *Packet) error {
 	if s.err != nil {
 		return s.err
 	}
-	if in := s.last; in != nil {
-		s.last = nil
-		if err := in.advance(); err != nil {
-			s.err = fmt.Errorf("capture: read %s: %w", in.info.Path, err)
-			return s.err
+	var in *input
+	for {
+		if in := s.last; in != nil {
+			s.last = nil
+			if err := in.advance(); err != nil {
+				s.err = fmt.Errorf("capture: read %s: %w", in.info.Path, err)
+				return s.err
+			}
+			if in.pending {
+				if s.dedup != nil {
+					s.dedup.pending(&in.rec, in.idx, false)
+				}
+				s.down(0)
+			} else {
+				s.pop()
+			}
 		}
-		if in.pending {
-			s.down(0)
-		} else {
-			s.pop()
+		if len(s.heap) == 0 {
+			return io.EOF
 		}
+		in = s.heap[0]
+		if s.dedup == nil || s.redeliver || !s.dedup.duplicate(&in.rec, in.idx) {
+			break
+		}
+		in.dropped()
+		s.last = in // advance it, as after a delivery
 	}
-	if len(s.heap) == 0 {
-		return io.EOF
-	}
-	in := s.heap[0]
+	s.redeliver = false
 	s.frame++
 	// Field by field: cheaper than copying the CaptureInfo with its
 	// pointers whole, and AncillaryData stays nil.

@@ -175,6 +175,7 @@ func (s *FileSource) unread() {
 	s.last = nil
 	s.frame--
 	in.info.Frames--
+	s.redeliver = true // checked for a copy already, and remembered
 	// LastFrame and the time range keep the packet: it is delivered again
 	// with the same frame number and time stamp, so they end up the same.
 }

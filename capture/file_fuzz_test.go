@@ -121,6 +121,30 @@ func checkFileBytes(t *testing.T, data []byte) {
 	if len(got) < fuzzFrameLimit && len(merged) != 2*len(got) {
 		t.Fatalf("merged with itself: %d frames, want %d", len(merged), 2*len(got))
 	}
+	// Merged with itself dropping copies, it is read once when its time
+	// stamps never go back and no copy was forgotten (more copies of one
+	// frame within the window than a bucket holds).
+	dedup, err := capture.OpenBytesDedup([][]byte{data, data}, false, 0, capture.DefaultDedupWindow)
+	if err != nil {
+		t.Fatalf("opens alone, not twice: %v", err)
+	}
+	defer dedup.Close()
+	once, err := readAll(t, dedup, 2*fuzzFrameLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < fuzzFrameLimit {
+		if len(once) < len(got) || len(once) > 2*len(got) {
+			t.Fatalf("merged with itself, copies dropped: %d frames of %d", len(once), len(got))
+		}
+		monotone := true
+		for i := 1; i < len(got); i++ {
+			monotone = monotone && !got[i].Info.Timestamp.Before(got[i-1].Info.Timestamp)
+		}
+		if monotone && dedup.DedupEvicted() == 0 && len(once) != len(got) {
+			t.Fatalf("merged with itself, copies dropped: %d frames, want %d", len(once), len(got))
+		}
+	}
 	// Read in batches, alone and merged, it is the same again.
 	checkBatchesMatchNext(t, [][]byte{data}, fuzzFrameLimit)
 	checkBatchesMatchNext(t, [][]byte{data, data}, fuzzFrameLimit)

@@ -294,8 +294,20 @@ func (in *input) recordEnd(err error) {
 // delivered updates the counts once Next returns the pending packet as
 // frame.
 func (in *input) delivered(frame uint64) {
-	in.info.Frames++
 	in.info.LastFrame = frame
+	in.counted()
+}
+
+// dropped updates the counts when Next drops the pending packet as a copy
+// of another input's.
+func (in *input) dropped() {
+	in.info.Duplicates++
+	in.counted()
+}
+
+// counted counts the pending packet as read: Frames and the time range.
+func (in *input) counted() {
+	in.info.Frames++
 	rec := &in.rec
 	if rec.noTime {
 		return

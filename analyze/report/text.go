@@ -82,7 +82,12 @@ func writeHeader(t *textWriter, r *analyze.Report) {
 		if in.TruncatedAtEnd {
 			extra += ", ENDS MID-RECORD"
 		}
-		t.printf("  input    %s (%s, %s%s): %s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), extra, plural(in.Frames, "frame"))
+		dups := ""
+		if in.DuplicatesDropped > 0 {
+			dups = fmt.Sprintf(", %d of them copies of frames in another input, dropped", in.DuplicatesDropped)
+		}
+		t.printf("  input    %s (%s, %s%s): %s%s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), extra,
+			plural(in.Frames, "frame"), dups)
 	}
 	if r.Stats.Frames == 0 {
 		t.printf("  capture  no frames\n\n")
@@ -98,6 +103,10 @@ func writeHeader(t *textWriter, r *analyze.Report) {
 	}
 	t.printf("  capture  %s from %s to %s UTC (%s)\n", plural(r.Stats.Frames, "frame"),
 		c.Start.Format(day+stamp), end, spanText(c.DurationSeconds))
+	if n := r.Stats.DuplicatesDropped; n > 0 {
+		t.printf("  merged   the inputs overlap: %s that repeat a frame of another input (same bytes, within --dedup-window) "+
+			"were counted once\n", plural(n, "frame"))
+	}
 	if n := r.Stats.AfterTimeJump; n > 0 {
 		at := ""
 		for _, f := range r.Findings {

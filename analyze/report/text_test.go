@@ -43,6 +43,15 @@ func TestTextHeader(t *testing.T) {
 			"  input    both.pcap (pcap, Ethernet, 2 captures joined, read one after the other): 1 frame\n",
 			"  STOPPED  analysis at frame 7: its time stamp jumps as no capture's does (capture-time-jump); the 4 frames from it on were counted, not analyzed\n",
 		}},
+		{"overlapping inputs", func() *analyze.Report {
+			r := report(start.Add(time.Second))
+			r.Inputs = []analyze.Input{{Path: "a.pcap", Format: "pcap", LinkTypes: []string{"Ethernet"}, Sections: 1, Frames: 6, DuplicatesDropped: 3}}
+			r.Stats.DuplicatesDropped = 3
+			return r
+		}(), []string{
+			"  input    a.pcap (pcap, Ethernet): 6 frames, 3 of them copies of frames in another input, dropped\n",
+			"  merged   the inputs overlap: 3 frames that repeat a frame of another input (same bytes, within --dedup-window) were counted once\n",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,13 +36,16 @@ const readExample = "  nlbprobe read capture.pcapng\n" +
 
 // readFlags are read's flags.
 type readFlags struct {
-	af analysisFlags
+	af          analysisFlags
+	dedupWindow time.Duration
 }
 
 // readFlagSet builds read's FlagSet, bound to f.
 func readFlagSet(stderr io.Writer, f *readFlags) *pflag.FlagSet {
 	fs := newFlagSet("read", stderr)
 	f.af.register(fs)
+	fs.DurationVar(&f.dedupWindow, "dedup-window", capture.DefaultDedupWindow,
+		"with several files: a frame with the same bytes as a frame of another file at most this far apart is a copy, counted once (0 keeps all)")
 	return fs
 }
 
@@ -138,7 +141,11 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// jump (a damaged file, captures joined out of order) ends the
 	// analysis rather than turn into gaps and rates over it.
 	opts.EndAtTimeJump = true
-	src, err := capture.OpenFiles(files)
+	if rf.dedupWindow < 0 {
+		fmt.Fprintf(stderr, "nlbprobe read: --dedup-window %v: want 0 or more\n", rf.dedupWindow)
+		return exitUsage
+	}
+	src, err := capture.OpenFilesWith(files, capture.FileOptions{DedupWindow: rf.dedupWindow})
 	if err != nil {
 		fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
 		return exitUsage
@@ -165,6 +172,10 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		noteFilter(stderr, filter, r.Stats.Frames, src.Inputs())
 	}
 	r.Inputs = reportInputs(src.Inputs())
+	for _, in := range r.Inputs {
+		r.Stats.DuplicatesDropped += in.DuplicatesDropped
+	}
+	r.Stats.Evicted.DedupWindow = src.DedupEvicted()
 	if err := writeReport(stdout, r, af.json); err != nil {
 		fmt.Fprintf(stderr, "nlbprobe read: write report: %v\n", err)
 		return exitUsage
@@ -474,7 +485,7 @@ func reportInputs(inputs []capture.InputInfo) []analyze.Input {
 	out := make([]analyze.Input, 0, len(inputs))
 	for _, in := range inputs {
 		ri := analyze.Input{Path: in.Path, Format: in.Format, Snaplen: in.Snaplen, Sections: in.Sections,
-			Frames: in.Frames, TruncatedAtEnd: in.TruncatedAtEnd, Error: in.Err}
+			Frames: in.Frames, DuplicatesDropped: in.Duplicates, TruncatedAtEnd: in.TruncatedAtEnd, Error: in.Err}
 		for _, lt := range in.LinkTypes {
 			ri.LinkTypes = append(ri.LinkTypes, lt.String())
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/fixtures"
 )
 
 // fixtureBytes reads a capture of fixtures/captures.
@@ -93,8 +94,14 @@ func splitPcapng(t *testing.T, b []byte, i int) (a, c []byte) {
 // into a temporary directory and returns the report.
 func readJSON(t *testing.T, files map[string][]byte, order ...string) map[string]any {
 	t.Helper()
+	return readJSONArgs(t, files, nil, order...)
+}
+
+// readJSONArgs is readJSON with more arguments for read.
+func readJSONArgs(t *testing.T, files map[string][]byte, extra []string, order ...string) map[string]any {
+	t.Helper()
 	dir := t.TempDir()
-	args := []string{"read", "--json", "--fail-on", "none"}
+	args := append([]string{"read", "--json", "--fail-on", "none"}, extra...)
 	for _, name := range order {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, files[name], 0o644); err != nil {
@@ -241,4 +248,68 @@ func checkJumpReport(t *testing.T, want, got map[string]any, jumpFrame, after in
 	if w, g := reportWithout(t, want, "inputs"), reportWithout(t, got, "inputs"); w != g {
 		t.Errorf("differs from the capture cut before the jump:\n%s", firstDifference(w, g))
 	}
+}
+
+// pcapRange returns a pcap of records [lo, hi) of the pcap b.
+func pcapRange(t *testing.T, b []byte, lo, hi int) []byte {
+	t.Helper()
+	recs := append(pcapRecords(t, b), len(b))
+	return append(bytes.Clone(b[:24]), b[recs[lo]:recs[hi]]...)
+}
+
+// TestReadOverlappingInputs: inputs that share frames (the same file
+// given twice, two captures that overlap in part) report as the capture
+// they hold, counting each frame once: the same report as reading the
+// original alone, but for the inputs and the count of copies dropped.
+// Before, `read x.pcap x.pcap` doubled every count and rate.
+func TestReadOverlappingInputs(t *testing.T) {
+	for _, name := range []string{"healthy-unicast.pcap", "flooding-nonmember.pcap", "stale-cluster-mac.pcap", "migration.pcap"} {
+		t.Run(name, func(t *testing.T) {
+			orig := fixtureBytes(t, name)
+			n := len(pcapRecords(t, orig))
+			a, b, c := n/2, n/3, 2*n/3
+			files := map[string][]byte{
+				"orig.pcap": orig,
+				"a.pcap":    pcapRange(t, orig, 0, c), "b.pcap": pcapRange(t, orig, b, n),
+				"c.pcap": pcapRange(t, orig, 0, a+1), "d.pcap": pcapRange(t, orig, a-5, n), "e.pcap": pcapRange(t, orig, b, c),
+			}
+			args := readArgs(t, name)
+			want := readJSONArgs(t, files, args, "orig.pcap")
+			wantStats := want["stats"].(map[string]any)
+			for _, tt := range []struct {
+				name  string
+				order []string
+				dups  int
+			}{
+				{"the same file twice", []string{"orig.pcap", "orig.pcap"}, n},
+				{"two captures that overlap by a third", []string{"a.pcap", "b.pcap"}, c - b},
+				{"three captures, one inside the others", []string{"c.pcap", "d.pcap", "e.pcap"}, a + 1 - (a - 5) + c - b},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					got := readJSONArgs(t, files, args, tt.order...)
+					stats := got["stats"].(map[string]any)
+					if stats["duplicates_dropped"] != float64(tt.dups) || stats["frames"] != wantStats["frames"] {
+						t.Errorf("frames %v, duplicates dropped %v; want %v, %d", stats["frames"], stats["duplicates_dropped"], wantStats["frames"], tt.dups)
+					}
+					stats["duplicates_dropped"] = wantStats["duplicates_dropped"]
+					w := reportWithout(t, want, "inputs")
+					if g := reportWithout(t, got, "inputs"); w != g {
+						t.Errorf("reports differently from %s alone:\n%s", name, firstDifference(w, g))
+					}
+				})
+			}
+		})
+	}
+}
+
+// readArgs returns the scenario arguments (vantage, clusters) of a
+// fixture capture.
+func readArgs(t *testing.T, capture string) []string {
+	t.Helper()
+	name := strings.TrimSuffix(capture, filepath.Ext(capture))
+	exp, err := fixtures.ReadExpect(filepath.Join(moduleRoot(), "fixtures", "captures", name+".expect.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp.Args
 }
