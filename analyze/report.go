@@ -18,6 +18,12 @@ import (
 type Report struct {
 	Tool    string  `json:"tool"`
 	Vantage Vantage `json:"vantage"`
+	// Partial says the run stopped before the end of its input (Ctrl-C,
+	// a read error): the report covers what was read before, and
+	// PartialReason says why ("" when the report is whole). The caller
+	// fills them.
+	Partial       bool   `json:"partial"`
+	PartialReason string `json:"partial_reason"`
 	// Inputs describes the capture files or interface; the caller fills it.
 	Inputs     []Input           `json:"inputs"`
 	Capture    CaptureSpan       `json:"capture"`

@@ -89,6 +89,9 @@ func writeHeader(t *textWriter, r *analyze.Report) {
 		t.printf("  input    %s (%s, %s%s): %s%s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), extra,
 			plural(in.Frames, "frame"), dups)
 	}
+	if r.Partial {
+		t.printf("  PARTIAL  %s\n", r.PartialReason)
+	}
 	if r.Stats.Frames == 0 {
 		t.printf("  capture  no frames\n\n")
 		return

@@ -165,11 +165,27 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	prog := newProgress(stderr, src)
 	interrupted, readErr := feedFiles(ctx, src, e, runtime.GOMAXPROCS(0) > 1)
 	prog.Stop()
+	if ctx.Err() != nil {
+		// Interrupted, or a read the interruption cut short (stdin).
+		interrupted, readErr = true, nil
+	}
 
 	noteInputs(e, src.Inputs())
 	r := e.Finish()
 	if filter != nil {
 		noteFilter(stderr, filter, r.Stats.Frames, src.Inputs())
+	}
+	switch {
+	case interrupted:
+		why := "interrupted"
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			why += " (" + cause.Error() + ")"
+		}
+		r.Partial = true
+		r.PartialReason = fmt.Sprintf("%s after %d frames: the report covers only those", why, r.Stats.Frames)
+	case readErr != nil:
+		r.Partial = true
+		r.PartialReason = fmt.Sprintf("%v: the report covers the %d frames before it", readErr, r.Stats.Frames)
 	}
 	r.Inputs = reportInputs(src.Inputs())
 	for _, in := range r.Inputs {
@@ -186,6 +202,7 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	case interrupted:
 		fmt.Fprintf(stderr, "nlbprobe read: interrupted: the report covers the first %d frames\n", r.Stats.Frames)
+		return exitInterrupted
 	}
 	return exitFor(r, failOn)
 }
