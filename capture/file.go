@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -111,6 +112,13 @@ type FileSource struct {
 	// already (unread gives it back).
 	dedup     *dedupTable
 	redeliver bool
+
+	// maxFrames is FileOptions.MaxFrames: without a filter it counts the
+	// frames read (frame), with one those that pass it (passed).
+	maxFrames, passed uint64
+	// framesDone is frame for other goroutines (FramesRead), stored per
+	// batch and every few thousand packets.
+	framesDone atomic.Uint64
 }
 
 // FileOptions configure OpenFilesWith.
@@ -120,7 +128,22 @@ type FileOptions struct {
 	// is a copy of it, dropped and counted in InputInfo.Duplicates (see
 	// DefaultDedupWindow). 0 keeps every packet.
 	DedupWindow time.Duration
+	// MaxFrames, when not 0, ends the source after that many packets (as
+	// tcpdump -c), counting with a filter (SetFilter) those that pass it:
+	// Next and NextBatch return io.EOF from then on.
+	MaxFrames uint64
+	// Stdin is what the path "-" reads (as tcpdump -r - does): os.Stdin
+	// when nil.
+	Stdin io.Reader
+	// Done, when it closes, makes a read of standard input that waits on a
+	// pipe (a live tcpdump -w - whose writer goes on) fail at once, so that
+	// the caller can stop (Ctrl-C); the source then reports an error, as
+	// for an I/O error.
+	Done <-chan struct{}
 }
+
+// StdinPath is the path that names standard input.
+const StdinPath = "-"
 
 // SetFilter makes Next and NextBatch return only the packets that pass f
 // (nil: all). Filtered-out packets keep their frame numbers: the Frame of
@@ -172,14 +195,24 @@ func openFiles(paths []string, opt openOptions) (*FileSource, error) {
 	if len(paths) == 0 {
 		return nil, ErrNoInputs
 	}
-	s := &FileSource{inputs: make([]*input, 0, len(paths))}
+	s := &FileSource{inputs: make([]*input, 0, len(paths)), maxFrames: opt.MaxFrames}
 	unknownSize := false
 	bufSize := opt.bufferSize
 	if bufSize == 0 {
 		bufSize = readBufferSize(len(paths))
 	}
+	if n := slices.Index(paths, StdinPath); n >= 0 && slices.Contains(paths[n+1:], StdinPath) {
+		return nil, fmt.Errorf("capture: open %s: %w", StdinPath, errStdinTwice)
+	}
 	for i, path := range paths {
-		f, size, err := openPath(path)
+		var f io.ReadCloser
+		var size int64
+		var err error
+		if path == StdinPath {
+			f, size, err = openStdin(opt.Stdin, opt.Done)
+		} else {
+			f, size, err = openPath(path)
+		}
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("capture: open %s: %w", path, err)
@@ -269,9 +302,19 @@ func readBufferSize(inputs int) int {
 // the operating system level (an I/O error), or after Close. Problems in the
 // data end that one input and are reported by Inputs.
 func (s *FileSource) Next(p *Packet) error {
+	if s.filter == nil {
+		return s.next(p) // which counts MaxFrames itself
+	}
+	if s.maxFrames != 0 && s.passed >= s.maxFrames {
+		return io.EOF
+	}
 	for {
-		if err := s.next(p); err != nil || s.filter == nil || s.filter.Match(p.Data, p.LinkType) {
+		if err := s.next(p); err != nil {
 			return err
+		}
+		if s.filter.Match(p.Data, p.LinkType) {
+			s.passed++
+			return nil
 		}
 	}
 }
@@ -280,6 +323,9 @@ func (s *FileSource) Next(p *Packet) error {
 func (s *FileSource) next(p *Packet) error {
 	if s.err != nil {
 		return s.err
+	}
+	if s.maxFrames != 0 && s.filter == nil && s.frame >= s.maxFrames {
+		return io.EOF
 	}
 	var in *input
 	for {
@@ -299,6 +345,7 @@ func (s *FileSource) next(p *Packet) error {
 			}
 		}
 		if len(s.heap) == 0 {
+			s.framesDone.Store(s.frame)
 			return io.EOF
 		}
 		in = s.heap[0]
@@ -310,6 +357,9 @@ func (s *FileSource) next(p *Packet) error {
 	}
 	s.redeliver = false
 	s.frame++
+	if s.frame&0xff == 0 {
+		s.framesDone.Store(s.frame)
+	}
 	// Field by field: cheaper than copying the CaptureInfo with its
 	// pointers whole, and AncillaryData stays nil.
 	rec := &in.rec
@@ -328,6 +378,10 @@ func (s *FileSource) next(p *Packet) error {
 	s.last = in
 	return nil
 }
+
+// FramesRead returns how many packets Next and NextBatch have returned,
+// as of the last batch or the last 256 packets: for a progress line. It is safe to call from any goroutine.
+func (s *FileSource) FramesRead() uint64 { return s.framesDone.Load() }
 
 // Inputs describes the inputs, in the order given to OpenFiles, as far as
 // they have been read. The result is a copy.

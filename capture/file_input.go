@@ -184,6 +184,9 @@ func newInput(idx int, path string, r io.ReadCloser, size int64, bufSize int, do
 		in.info.Format += "+gzip"
 	}
 	in.fast, _ = in.rd.(*pcapReader)
+	if in.fast != nil && size == 0 {
+		in.fast.stream = true
+	}
 	return in, nil
 }
 

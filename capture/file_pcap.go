@@ -84,6 +84,12 @@ type pcapReader struct {
 	sections   int
 	linkTypes  []layers.LinkType
 	maxSnaplen uint32
+
+	// stream: the input is a pipe (standard input), which may be a live
+	// capture: a batch takes what a read brings rather than wait for the
+	// buffer to fill (top), so that frames and progress do not wait for
+	// 200 KiB of a slow capture.
+	stream bool
 }
 
 // errPcapngSection is what pcapReader returns, at a record boundary, when

@@ -86,7 +86,11 @@ func writeHeader(t *textWriter, r *analyze.Report) {
 		if in.DuplicatesDropped > 0 {
 			dups = fmt.Sprintf(", %d of them copies of frames in another input, dropped", in.DuplicatesDropped)
 		}
-		t.printf("  input    %s (%s, %s%s): %s%s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), extra,
+		path := in.Path
+		if path == "-" {
+			path = "- (standard input)"
+		}
+		t.printf("  input    %s (%s, %s%s): %s%s\n", path, in.Format, strings.Join(in.LinkTypes, "+"), extra,
 			plural(in.Frames, "frame"), dups)
 	}
 	if r.Partial {

@@ -52,6 +52,11 @@ func TestTextHeader(t *testing.T) {
 			"  input    a.pcap (pcap, Ethernet): 6 frames, 3 of them copies of frames in another input, dropped\n",
 			"  merged   the inputs overlap: 3 frames that repeat a frame of another input (same bytes, within --dedup-window) were counted once\n",
 		}},
+		{"standard input", func() *analyze.Report {
+			r := report(start.Add(time.Second))
+			r.Inputs = []analyze.Input{{Path: "-", Format: "pcap+gzip", LinkTypes: []string{"Ethernet"}, Sections: 1, Frames: 10}}
+			return r
+		}(), []string{"  input    - (standard input) (pcap+gzip, Ethernet): 10 frames\n"}},
 		{"partial", func() *analyze.Report {
 			r := report(start.Add(time.Second))
 			r.Partial, r.PartialReason = true, "interrupted after 10 frames: the report covers only those"

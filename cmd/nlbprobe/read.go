@@ -28,15 +28,18 @@ func init() {
 		flags: func() *pflag.FlagSet { return readFlagSet(io.Discard, new(readFlags)) }, run: runRead})
 }
 
-const readSynopsis = "read [flags] FILE... [EXPRESSION]"
+const readSynopsis = "read [flags] FILE... [EXPRESSION]   (FILE - is standard input)"
 
 const readExample = "  nlbprobe read capture.pcapng\n" +
 	"  nlbprobe read --json --cluster 172.31.3.232 node1.pcap.gz node2.pcap > report.json\n" +
-	"  nlbprobe read --vantage nonmember --fail-on warning access-port.pcap"
+	"  nlbprobe read --vantage nonmember --fail-on warning access-port.pcap\n" +
+	"  tcpdump -i eth0 -U -w - | nlbprobe read -"
 
 // readFlags are read's flags.
 type readFlags struct {
 	af          analysisFlags
+	files       []string
+	count       uint64
 	dedupWindow time.Duration
 }
 
@@ -44,6 +47,8 @@ type readFlags struct {
 func readFlagSet(stderr io.Writer, f *readFlags) *pflag.FlagSet {
 	fs := newFlagSet("read", stderr)
 	f.af.register(fs)
+	fs.StringArrayVarP(&f.files, "file", "r", nil, "a capture file to read, as tcpdump -r spells it (repeatable; with the FILE arguments); - is standard input")
+	fs.Uint64VarP(&f.count, "count", "c", 0, "stop after this many frames (that pass the filter), as tcpdump -c (0: read to the end)")
 	fs.DurationVar(&f.dedupWindow, "dedup-window", capture.DefaultDedupWindow,
 		"with several files: a frame with the same bytes as a frame of another file at most this far apart is a copy, counted once (0 keeps all)")
 	return fs
@@ -115,6 +120,9 @@ func writeReport(w io.Writer, r *analyze.Report, asJSON bool) error {
 	return report.WriteJSON(w, r, true, nil)
 }
 
+// readStdin is what `read -` reads: os.Stdin when nil (tests set it).
+var readStdin io.Reader
+
 func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var rf readFlags
 	fs := readFlagSet(stderr, &rf)
@@ -122,14 +130,17 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, stop := parseFlags(fs, args, stdout); stop {
 		return code
 	}
-	files, expr := splitCaptureArgs(fs.Args())
+	// Files from -r, as tcpdump takes them, then the arguments that name
+	// files (or -, standard input); the rest is a capture filter.
+	named, expr := splitCaptureArgs(fs.Args())
+	files := append(slices.Clone(rf.files), named...)
 	if len(files) == 0 {
 		if expr != "" {
 			if _, err := os.Stat(fs.Arg(0)); err != nil {
 				fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
 			}
 		}
-		fmt.Fprintln(stderr, "nlbprobe read: give one or more capture files (pcap or pcapng, optionally .gz), then optionally a capture filter")
+		fmt.Fprintln(stderr, "nlbprobe read: give one or more capture files (pcap or pcapng, optionally .gz; - for standard input), then optionally a capture filter")
 		fmt.Fprintln(stderr, "Run 'nlbprobe read --help' for usage.")
 		return exitUsage
 	}
@@ -145,15 +156,22 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nlbprobe read: --dedup-window %v: want 0 or more\n", rf.dedupWindow)
 		return exitUsage
 	}
-	src, err := capture.OpenFilesWith(files, capture.FileOptions{DedupWindow: rf.dedupWindow})
+	src, err := capture.OpenFilesWith(files, capture.FileOptions{
+		DedupWindow: rf.dedupWindow, MaxFrames: rf.count, Stdin: readStdin, Done: ctx.Done(),
+	})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C while standard input had not even sent its header.
+			fmt.Fprintf(stderr, "nlbprobe read: interrupted before the first frame: %v\n", err)
+			return exitInterrupted
+		}
 		fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
 		return exitUsage
 	}
 	defer src.Close()
 	var filter *capture.Filter
 	if expr != "" {
-		if filter, err = newReadFilter(expr, fs.Args()[len(files)], src.Inputs()); err != nil {
+		if filter, err = newReadFilter(expr, fs.Args()[len(named)], src.Inputs()); err != nil {
 			fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
 			return exitUsage
 		}
@@ -386,10 +404,6 @@ func pipeline(ctx context.Context, src *capture.FileSource, e *analyze.Engine, k
 		if !ok {
 			break
 		}
-		if ctx.Err() != nil {
-			interrupted = true
-			break
-		}
 		// ApplyBatch declines the rare batch it cannot apply exactly.
 		sorted := b.sorted.Len()
 		if !e.ApplyBatch(b.sorted) {
@@ -397,6 +411,12 @@ func pipeline(ctx context.Context, src *capture.FileSource, e *analyze.Engine, k
 		}
 		analyzeBatch(e, &b.packets, sorted)
 		free <- b
+		// After the batch: what was read when Ctrl-C came (the frames a
+		// live pipe held) is in the report.
+		if ctx.Err() != nil {
+			interrupted = true
+			break
+		}
 	}
 	// Stop the reader and wait until it has: src is not safe for
 	// concurrent use, and the caller reads its Inputs next.
