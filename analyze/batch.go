@@ -250,7 +250,7 @@ func (e *Engine) ApplyBatch(b *Batch) bool {
 		if i+1 < len(b.segs) {
 			deepEnd, deltaEnd = b.segs[i+1].deepStart, b.segs[i+1].deltaStart
 		}
-		e.advance(s.first, 0) // canApply made sure it is no time jump
+		e.advance(s.first) // canApply made sure it is no time jump
 		for j := s.deepStart; j < deepEnd; j++ {
 			f := &b.deep[j]
 			e.packet(b.deepData[f.off:f.end:f.end], f.frameNo, f.now, f.wireLen, f.linkType)

@@ -204,8 +204,8 @@ func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt 
 	s.Frames++
 	s.Bytes += uint64(wireLen)
 	s.CapturedBytes += uint64(len(data))
-	if !e.advance(now, frameNo) {
-		s.AfterTimeJump++
+	if !e.advance(now) {
+		e.afterTimeJump(frameNo)
 		return
 	}
 
@@ -274,24 +274,24 @@ func (e *Engine) plainIPv4(data []byte, ipOff int, vlan frame.VLAN, frameNo uint
 	s.Protocols.IPv4++
 }
 
-// advance moves the engine's clock to now, the time of frame frameNo: the
-// first frame starts it, and a frame in a later second than any before
-// runs the per-second work. A frame earlier than the latest is taken as it
-// is but never moves the clock back. It reports false for a frame not to
-// analyze: at or after a time jump (Options.EndAtTimeJump). Small enough
-// to be inlined: most frames are in the clock's second.
-func (e *Engine) advance(now int64, frameNo uint64) bool {
+// advance moves the engine's clock to now, a frame's time: the first
+// frame starts it, and a frame in a later second than any before runs the
+// per-second work. A frame earlier than the latest is taken as it is but
+// never moves the clock back. It reports false for a frame not to analyze:
+// at or after a time jump (Options.EndAtTimeJump). Small enough to be
+// inlined (keep it so): most frames are in the clock's second.
+func (e *Engine) advance(now int64) bool {
 	if e.started && now/int64(time.Second) == e.sec {
 		e.last = max(e.last, now)
 		return true
 	}
-	return e.advanceSecond(now, frameNo)
+	return e.advanceSecond(now)
 }
 
 // advanceSecond is advance for a frame in another second than the clock's,
 // or the first frame. After a time jump every frame comes here: the
 // clock's second is set to one no frame has.
-func (e *Engine) advanceSecond(now int64, frameNo uint64) bool {
+func (e *Engine) advanceSecond(now int64) bool {
 	if !e.started {
 		e.started = true
 		e.first, e.last = now, now
@@ -303,7 +303,9 @@ func (e *Engine) advanceSecond(now int64, frameNo uint64) bool {
 		return false
 	}
 	if e.opts.EndAtTimeJump && e.isTimeJump(now) {
-		e.timeJump(now, frameNo)
+		// afterTimeJump raises the finding, with the frame number.
+		e.jumped, e.jumpTime = true, now
+		e.sec = math.MinInt64 // no frame's second: advanceSecond for all
 		return false
 	}
 	if now > e.last {
@@ -328,11 +330,15 @@ func isTimeJump(clock, now int64) bool {
 		now < clock && uint64(clock)-uint64(now) > uint64(MaxTimeStepBack)
 }
 
-// timeJump ends the analysis at frame frameNo, dated now: the clock stays
-// at the frame before, and every frame from this one on is only counted.
-func (e *Engine) timeJump(now int64, frameNo uint64) {
-	e.jumped, e.jumpFrame, e.jumpTime = true, frameNo, now
-	e.sec = math.MinInt64 // no frame's second: advanceSecond for all
+// afterTimeJump counts frame frameNo, at or after the time jump that
+// ended the analysis: the clock stays at the frame before the jump, and
+// every frame from it on is only counted. The first raises the finding.
+func (e *Engine) afterTimeJump(frameNo uint64) {
+	e.stats.AfterTimeJump++
+	if e.jumpFrame != 0 {
+		return
+	}
+	e.jumpFrame = frameNo
 	e.store.Raise(finding.Key{Kind: finding.CaptureTimeJump}, finding.Finding{
 		Severity: finding.Warning, Subject: "capture", Time: at(e.last),
 		Message: e.timeJumpMessage(),
@@ -410,7 +416,7 @@ func floodDst(k frame.Kind, ipDst netip.Addr) (dstIP netip.Addr, counts bool) {
 // back.
 func (e *Engine) Advance(t time.Time) {
 	if e.started {
-		e.advance(t.UnixNano(), 0)
+		e.advance(t.UnixNano())
 	}
 }
 
