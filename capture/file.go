@@ -341,6 +341,9 @@ func (s *FileSource) next(p *Packet) error {
 				}
 				s.down(0)
 			} else {
+				if s.dedup != nil {
+					s.dedup.end(in.idx)
+				}
 				s.pop()
 			}
 		}

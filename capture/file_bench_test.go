@@ -177,13 +177,25 @@ func BenchmarkFileSourceBatch(b *testing.B) {
 	writeBenchFile(b, pcap2, "pcap", 1, frames, size, t0.Add(500*time.Nanosecond))
 	ng := filepath.Join(dir, "a.pcapng")
 	writeBenchFile(b, ng, "pcapng", 0, frames, size, t0)
+	// The rotated file follows a.pcap: a merge whose inputs never
+	// overlap, as a ring of tcpdump -C files.
+	next := filepath.Join(dir, "c.pcap")
+	writeBenchFile(b, next, "pcap", 2, frames, size, t0.Add(2*time.Second))
+	dedup, noDedup := capture.FileOptions{DedupWindow: capture.DefaultDedupWindow}, capture.FileOptions{}
 	for _, c := range []struct {
 		name  string
 		paths []string
-	}{{"pcap", []string{pcap}}, {"pcapng", []string{ng}}, {"merge-2-pcap", []string{pcap, pcap2}}} {
+		opts  capture.FileOptions
+	}{
+		{"pcap", []string{pcap}, dedup}, {"pcapng", []string{ng}, dedup},
+		// Overlapping in time: every frame is hashed and looked up to
+		// find copies (none); without, the merge alone.
+		{"merge-2-pcap", []string{pcap, pcap2}, dedup}, {"merge-2-pcap-no-dedup", []string{pcap, pcap2}, noDedup},
+		{"merge-2-pcap-rotated", []string{pcap, next}, dedup},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			src, err := capture.OpenFiles(c.paths)
+			src, err := capture.OpenFilesWith(c.paths, c.opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -195,7 +207,7 @@ func BenchmarkFileSourceBatch(b *testing.B) {
 				k++
 				if err := src.NextBatch(bt); err != nil {
 					src.Close()
-					if src, err = capture.OpenFiles(c.paths); err != nil {
+					if src, err = capture.OpenFilesWith(c.paths, c.opts); err != nil {
 						b.Fatal(err)
 					}
 					continue

@@ -152,8 +152,8 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// jump (a damaged file, captures joined out of order) ends the
 	// analysis rather than turn into gaps and rates over it.
 	opts.EndAtTimeJump = true
-	if rf.dedupWindow < 0 {
-		fmt.Fprintf(stderr, "nlbprobe read: --dedup-window %v: want 0 or more\n", rf.dedupWindow)
+	if rf.dedupWindow < 0 || rf.dedupWindow > capture.MaxDedupWindow {
+		fmt.Fprintf(stderr, "nlbprobe read: --dedup-window %v: want 0 to %v\n", rf.dedupWindow, capture.MaxDedupWindow)
 		return exitUsage
 	}
 	src, err := capture.OpenFilesWith(files, capture.FileOptions{
