@@ -276,7 +276,7 @@ func newReadFilter(expr, first string, inputs []capture.InputInfo) (*capture.Fil
 func noteFilter(stderr io.Writer, f *capture.Filter, passed uint64, inputs []capture.InputInfo) {
 	var read uint64
 	for _, in := range inputs {
-		read += in.Frames
+		read += in.Frames - in.Duplicates // copies of another input's frames are not offered to the filter
 	}
 	fmt.Fprintf(stderr, "nlbprobe read: filter %q: %d of %d frames passed and were analyzed\n", f.Expr, passed, read)
 	for _, err := range f.Errors() {
