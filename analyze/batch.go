@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"math"
 	"net/netip"
 	"time"
 
@@ -252,7 +253,7 @@ func (e *Engine) ApplyBatch(b *Batch) bool {
 		if i+1 < len(b.segs) {
 			deepEnd, deltaEnd = b.segs[i+1].deepStart, b.segs[i+1].deltaStart
 		}
-		e.advance(s.first)
+		e.advance(s.first) // canApply made sure it is no time jump
 		for j := s.deepStart; j < deepEnd; j++ {
 			f := &b.deep[j]
 			e.packet(b.deepData[f.off:f.end:f.end], f.frameNo, f.now, f.wireLen, f.linkType)
@@ -269,7 +270,7 @@ func (e *Engine) ApplyBatch(b *Batch) bool {
 // canApply reports whether the sums of b can be added with the same
 // results as its frames one by one.
 func (e *Engine) canApply(b *Batch) bool {
-	if b.full {
+	if b.full || e.jumped || !e.noTimeJumpIn(b) {
 		return false
 	}
 	// Counts alone are added to the findings of cut and malformed frames
@@ -289,6 +290,40 @@ func (e *Engine) canApply(b *Batch) bool {
 	// after its deep frames: only if none of those may create one too do
 	// counters come in frame order.
 	return b.deepCluster == 0 || e.flood.Knows(&b.deltas)
+}
+
+// noTimeJumpIn reports whether no frame of b can be a time jump
+// (Options.EndAtTimeJump), so that b may be applied in sums. Each
+// segment's frames lie within its second, and those of the segments before
+// move the clock at most to their latest: a segment whose whole second is
+// within the limits of the clock as it stands before it holds no jump. A
+// batch that may hold one goes frame by frame, which finds it exactly.
+func (e *Engine) noTimeJumpIn(b *Batch) bool {
+	if !e.opts.EndAtTimeJump {
+		return true
+	}
+	started, clock := e.started, e.last
+	for i := range b.segs {
+		s := &b.segs[i]
+		// The frames of second sec lie within a second of sec*1e9 on
+		// either side (integer division truncates towards zero).
+		mid := s.sec * int64(time.Second)
+		lo, hi := mid-int64(time.Second), mid+int64(time.Second)
+		if lo > mid {
+			lo = math.MinInt64
+		}
+		if hi < mid {
+			hi = math.MaxInt64
+		}
+		if started && (isTimeJump(clock, lo) || isTimeJump(clock, hi)) {
+			return false
+		}
+		if !started {
+			started, clock = true, s.first
+		}
+		clock = max(clock, s.latest)
+	}
+	return true
 }
 
 // addPlain adds the counts of a segment's plain frames.

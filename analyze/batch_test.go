@@ -165,6 +165,15 @@ func TestBatchIsPacket(t *testing.T) {
 		}
 		remote[i] = testcapture.Record{Data: data, WireLen: len(data), Time: r.Time, LinkType: r.LinkType}
 	}
+	// Time jumps a capture cannot have, for EndAtTimeJump: one frame
+	// decades ahead, and the clock going back an hour from a frame on.
+	ahead := slices.Clone(mixed)
+	ahead[30001].Time = ahead[30001].Time.AddDate(40, 0, 0)
+	back := slices.Clone(mixed)
+	for i := 30001; i < len(back); i++ {
+		back[i].Time = back[i].Time.Add(-time.Hour)
+	}
+	endAtJump := analyze.Options{EndAtTimeJump: true}
 	for _, c := range []struct {
 		name string
 		recs []testcapture.Record
@@ -181,6 +190,10 @@ func TestBatchIsPacket(t *testing.T) {
 		{"mixed ssdp", ssdp, analyze.Options{}, true},
 		{"mixed remote span", remote, analyze.Options{}, false},
 		{"mixed remote span, small flood table", remote, analyze.Options{Limits: analyze.Limits{ClusterMACs: 40}}, false},
+		{"mixed end at time jump", mixed, endAtJump, true},
+		{"mixed clock back, end at time jump", clockBack, endAtJump, true},
+		{"mixed a frame decades ahead", ahead, endAtJump, false},
+		{"mixed clock back an hour", back, endAtJump, false},
 		// Fewer counters than cluster MACs: evictions, batches declined.
 		{"mixed small flood table", mixed, analyze.Options{Limits: analyze.Limits{ClusterMACs: 40}}, false},
 	} {
@@ -229,6 +242,7 @@ func TestBatchIsPacket(t *testing.T) {
 			recs, _ := testcapture.Read(filepath.Join(dir, e.Name())) // up to the first error
 			for _, n := range []int{1, 50, 8192} {
 				checkSplit(t, recs, analyze.Options{}, n)
+				checkSplit(t, recs, analyze.Options{EndAtTimeJump: true}, n)
 			}
 		}
 	})

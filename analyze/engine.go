@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -84,7 +85,31 @@ type Options struct {
 	// CheckEvery is how much capture time passes between the checks that
 	// compare tables (default 5 s).
 	CheckEvery time.Duration
+	// EndAtTimeJump ends the analysis at a frame whose time stamp no
+	// capture can have: more than MaxTimeJumpForward after the latest
+	// frame, or more than MaxTimeStepBack before it (a damaged file, or
+	// captures joined out of order). One capture-time-jump finding says
+	// so; that frame and the ones after it are counted (Stats.Frames,
+	// Stats.AfterTimeJump) but not analyzed, so that no heartbeat gap,
+	// rate or flood verdict spans the jump. For capture files; a live
+	// capture's clock is the host's, which may be stepped, and is left to
+	// run on.
+	EndAtTimeJump bool
 }
+
+// The time jumps Options.EndAtTimeJump ends the analysis at.
+const (
+	// MaxTimeJumpForward: no capture is silent for a year and goes on. A
+	// damaged record or the header of a second file read as a record is
+	// dated decades away (a pcap magic as seconds is 2055 or 2083).
+	MaxTimeJumpForward = 365 * 24 * time.Hour
+	// MaxTimeStepBack: frames may come a little out of order (several
+	// interfaces or CPUs written to one file, per-CPU trace buffers
+	// flushed a second apart), but not by ten seconds; a file that
+	// starts over (a capture joined to itself or to an earlier one) or a
+	// clock stepped back by time synchronisation does.
+	MaxTimeStepBack = 10 * time.Second
+)
 
 // Meta is what the capture says about a frame besides its bytes.
 type Meta struct {
@@ -120,6 +145,11 @@ type Engine struct {
 	sec       int64
 	nextCheck int64
 	finished  bool
+	// jumped: a time jump ended the analysis (EndAtTimeJump) at jumpFrame,
+	// dated jumpTime.
+	jumped    bool
+	jumpFrame uint64
+	jumpTime  int64
 
 	maxCutCaptured  int
 	minHeartbeatCut int
@@ -179,7 +209,10 @@ func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt 
 	s.Frames++
 	s.Bytes += uint64(wireLen)
 	s.CapturedBytes += uint64(len(data))
-	e.advance(now)
+	if !e.advance(now) {
+		e.afterTimeJump(frameNo)
+		return
+	}
 
 	if lt == layers.LinkTypeEthernet {
 		if ipOff, vlan, ok := e.dec.PlainIPv4(data, wireLen); ok {
@@ -249,29 +282,40 @@ func (e *Engine) plainIPv4(data []byte, ipOff int, vlan frame.VLAN, frameNo uint
 	s.Protocols.IPv4++
 }
 
-// advance moves the engine's clock to now, a frame's time: the first frame
-// starts it, and a frame in a later second than any before runs the
+// advance moves the engine's clock to now, a frame's time: the first
+// frame starts it, and a frame in a later second than any before runs the
 // per-second work. A frame earlier than the latest is taken as it is but
-// never moves the clock back. Small enough to be inlined: most frames are
-// in the clock's second.
-func (e *Engine) advance(now int64) {
+// never moves the clock back. It reports false for a frame not to analyze:
+// at or after a time jump (Options.EndAtTimeJump). Small enough to be
+// inlined (keep it so): most frames are in the clock's second.
+func (e *Engine) advance(now int64) bool {
 	if e.started && now/int64(time.Second) == e.sec {
 		e.last = max(e.last, now)
-		return
+		return true
 	}
-	e.advanceSecond(now)
+	return e.advanceSecond(now)
 }
 
 // advanceSecond is advance for a frame in another second than the clock's,
-// or the first frame.
-func (e *Engine) advanceSecond(now int64) {
+// or the first frame. After a time jump every frame comes here: the
+// clock's second is set to one no frame has.
+func (e *Engine) advanceSecond(now int64) bool {
 	if !e.started {
 		e.started = true
 		e.first, e.last = now, now
 		e.sec = now / int64(time.Second)
 		e.nextCheck = now + int64(e.opts.CheckEvery)
 		e.tl.Advance(now)
-		return
+		return true
+	}
+	if e.jumped {
+		return false
+	}
+	if e.opts.EndAtTimeJump && e.isTimeJump(now) {
+		// afterTimeJump raises the finding, with the frame number.
+		e.jumped, e.jumpTime = true, now
+		e.sec = math.MinInt64 // no frame's second: advanceSecond for all
+		return false
 	}
 	if now > e.last {
 		e.last = now
@@ -279,6 +323,79 @@ func (e *Engine) advanceSecond(now int64) {
 		e.tl.Advance(now)
 		e.tick(now)
 	}
+	return true
+}
+
+// isTimeJump reports whether a frame at now jumps from the clock further
+// than a capture can.
+func (e *Engine) isTimeJump(now int64) bool {
+	return isTimeJump(e.last, now)
+}
+
+// isTimeJump reports whether going from clock to now is a jump no capture
+// has. Differences are taken as unsigned: time stamps of damaged pcapng
+// files span the whole int64 range, and their difference would overflow.
+func isTimeJump(clock, now int64) bool {
+	return now > clock && uint64(now)-uint64(clock) > uint64(MaxTimeJumpForward) ||
+		now < clock && uint64(clock)-uint64(now) > uint64(MaxTimeStepBack)
+}
+
+// afterTimeJump counts frame frameNo, at or after the time jump that
+// ended the analysis: the clock stays at the frame before the jump, and
+// every frame from it on is only counted. The first raises the finding.
+func (e *Engine) afterTimeJump(frameNo uint64) {
+	e.stats.AfterTimeJump++
+	if e.jumpFrame != 0 {
+		return
+	}
+	e.jumpFrame = frameNo
+	e.store.Raise(finding.Key{Kind: finding.CaptureTimeJump}, finding.Finding{
+		Severity: finding.Warning, Subject: "capture", Time: at(e.last),
+		Message: e.timeJumpMessage(),
+		Remedy: fmt.Sprintf("if the file was joined from rotated captures with cat, give nlbprobe read those files instead "+
+			"(it merges them in time order and counts frames they share once); if the capturing host's clock was stepped "+
+			"(time sync after a VM pause or migration), what was analyzed up to frame %d stands: capture again for the rest", frameNo-1),
+		Evidence: []uint64{frameNo},
+	})
+}
+
+// timeJumpMessage describes the time jump, with the frames after it
+// counted so far.
+func (e *Engine) timeJumpMessage() string {
+	dir, d := "after", uint64(e.jumpTime)-uint64(e.last)
+	if e.jumpTime < e.last {
+		dir, d = "before", uint64(e.last)-uint64(e.jumpTime)
+	}
+	return fmt.Sprintf("frame %d is dated %s, %s %s the latest frame before it (%s): no capture's clock does that, "+
+		"so the file is damaged or captures were joined out of order; the analysis (heartbeat gaps, rates, flooding, "+
+		"ARP, IGMP) covers the capture up to frame %d, and the %d frames from frame %d on were counted but not analyzed",
+		e.jumpFrame, at(e.jumpTime).Format(time.RFC3339Nano), spanWords(d), dir, at(e.last).Format(time.RFC3339Nano),
+		e.jumpFrame-1, e.stats.AfterTimeJump, e.jumpFrame)
+}
+
+// finishTimeJump brings the time-jump finding's count of frames not
+// analyzed up to date.
+func (e *Engine) finishTimeJump() {
+	if !e.jumped {
+		return
+	}
+	if f, ok := e.store.Get(finding.Key{Kind: finding.CaptureTimeJump}); ok {
+		f.Message = e.timeJumpMessage()
+		f.Count = e.stats.AfterTimeJump
+	}
+}
+
+// spanWords writes a duration of nanoseconds for people: "31 years",
+// "12 days", "3h0m0s", "15.2s".
+func spanWords(ns uint64) string {
+	const day = uint64(24 * time.Hour)
+	switch {
+	case ns >= 2*365*day:
+		return fmt.Sprintf("%d years", ns/(365*day))
+	case ns >= 2*day:
+		return fmt.Sprintf("%d days", ns/day)
+	}
+	return time.Duration(ns).Round(100 * time.Millisecond).String()
 }
 
 // countClusterMAC counts a frame to a cluster-form MAC towards flooding,
@@ -447,6 +564,7 @@ func (e *Engine) truncatedFrame(frameNo uint64, captured int, now int64) {
 // for a live status or a report on demand.
 func (e *Engine) Report() *Report {
 	e.flushTouches()
+	e.finishTimeJump()
 	e.check(e.last, false)
 	return e.report(true)
 }
@@ -456,6 +574,7 @@ func (e *Engine) Report() *Report {
 // and returns the final report. Packet must not be called afterwards.
 func (e *Engine) Finish() *Report {
 	e.flushTouches()
+	e.finishTimeJump()
 	if !e.finished && e.stats.Frames > 0 {
 		e.finished = true
 		e.nlb.Finish(e.last)

@@ -31,6 +31,12 @@ type Report struct {
 	NLBProbeVersion string  `json:"nlbprobe_version"`
 	Tool            string  `json:"tool"`
 	Vantage         Vantage `json:"vantage"`
+	// Partial says the run stopped before the end of its input (Ctrl-C,
+	// a read error): the report covers what was read before, and
+	// PartialReason says why ("" when the report is whole). The caller
+	// fills them.
+	Partial       bool   `json:"partial"`
+	PartialReason string `json:"partial_reason"`
 	// Inputs describes the capture files or interface; the caller fills it.
 	Inputs     []Input           `json:"inputs"`
 	Capture    CaptureSpan       `json:"capture"`
@@ -98,13 +104,19 @@ type IGMPEvent struct {
 
 // Input is one capture source of a run.
 type Input struct {
-	Path           string   `json:"path"`
-	Format         string   `json:"format"`
-	LinkTypes      []string `json:"link_types"`
-	Snaplen        uint32   `json:"snaplen"` // 0: not known
-	Frames         uint64   `json:"frames"`
-	TruncatedAtEnd bool     `json:"truncated_at_end"`
-	Error          string   `json:"error"`
+	Path      string   `json:"path"`
+	Format    string   `json:"format"`
+	LinkTypes []string `json:"link_types"`
+	Snaplen   uint32   `json:"snaplen"` // 0: not known
+	// Sections counts the file headers of the input: more than 1 for
+	// captures joined with cat, read one after the other.
+	Sections int `json:"sections"`
+	// Frames counts the frames read from the input, DuplicatesDropped
+	// those of them dropped as copies of another input's frames.
+	Frames            uint64 `json:"frames"`
+	DuplicatesDropped uint64 `json:"duplicates_dropped"`
+	TruncatedAtEnd    bool   `json:"truncated_at_end"`
+	Error             string `json:"error"`
 }
 
 // CaptureSpan is the time the frames cover.
@@ -309,9 +321,16 @@ type Stats struct {
 	Unattributed        uint64 `json:"unattributed_heartbeats"`
 	// ARPOtherOpcodes counts ARP frames (in Protocols.ARP) that are
 	// neither requests nor replies: RARP, InARP... They bind nothing.
-	ARPOtherOpcodes uint64    `json:"arp_other_opcodes"`
-	KernelDrops     uint64    `json:"kernel_drops"`
-	Evicted         Evictions `json:"evicted"`
+	ARPOtherOpcodes uint64 `json:"arp_other_opcodes"`
+	KernelDrops     uint64 `json:"kernel_drops"`
+	// DuplicatesDropped counts the frames of several inputs dropped as
+	// copies of frames another input had (the caller fills it): Frames
+	// is the inputs' frames less these.
+	DuplicatesDropped uint64 `json:"duplicates_dropped"`
+	// AfterTimeJump counts the frames at and after a time jump no capture
+	// can have (capture-time-jump), counted in Frames but not analyzed.
+	AfterTimeJump uint64    `json:"after_time_jump"`
+	Evicted       Evictions `json:"evicted"`
 	// Encapsulated counts the frames that came through a remote span
 	// (ERSPAN, VXLAN); the other counters count the frames they carried.
 	Encapsulated Encapsulations `json:"encapsulated"`
@@ -335,6 +354,9 @@ type Evictions struct {
 	Clusters    uint64 `json:"clusters"`
 	ClusterMACs uint64 `json:"cluster_macs"`
 	Findings    uint64 `json:"findings"`
+	// DedupWindow counts frames the reader's table of recent frames
+	// forgot before their dedup window closed (the caller fills it).
+	DedupWindow uint64 `json:"dedup_window"`
 }
 
 func (e *Engine) evictions() Evictions {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -37,16 +38,26 @@ type InputInfo struct {
 	// Format is "pcap" or "pcapng", with "+gzip" appended when the file is
 	// gzip-compressed.
 	Format string
-	// LinkTypes are the link types of the file: the one of a pcap header, or
-	// those of the pcapng interfaces described so far, in order of first
+	// LinkTypes are the link types of the file: those of its pcap headers,
+	// or of the pcapng interfaces described so far, in order of first
 	// appearance and without repeats.
 	LinkTypes []layers.LinkType
-	// Snaplen is the snapshot length of a pcap header, or the largest one of
-	// the pcapng interfaces described so far; 0 when a pcapng interface
+	// Snaplen is the largest snapshot length of the pcap headers, or of the
+	// pcapng interfaces described so far; 0 when a pcapng interface
 	// declares no limit.
 	Snaplen uint32
-	// Frames is the number of packets Next has returned from this input.
+	// Sections counts the file headers read so far (pcap headers and
+	// pcapng section header blocks): 1, or more in a file made by
+	// concatenating captures (`cat a.pcap b.pcap`), whose parts are read
+	// one after the other.
+	Sections int
+	// Frames is the number of packets read from this input: those Next
+	// has returned and the Duplicates it dropped.
 	Frames uint64
+	// Duplicates counts the packets of this input dropped as copies of
+	// packets of another input (FileOptions.DedupWindow): they have no
+	// Frame number.
+	Duplicates uint64
 	// First and Last are the earliest and the latest time stamps of those
 	// packets (capinfos' "earliest/latest packet time"); zero before the
 	// first packet. Packets without a time stamp (pcapng simple packet
@@ -95,7 +106,44 @@ type FileSource struct {
 
 	// filter, when set, passes only the packets Next and NextBatch return.
 	filter *Filter
+
+	// dedup drops copies of frames across inputs; nil with one input or
+	// without a window. redeliver says the packet at heap[0] was checked
+	// already (unread gives it back).
+	dedup     *dedupTable
+	redeliver bool
+
+	// maxFrames is FileOptions.MaxFrames: without a filter it counts the
+	// frames read (frame), with one those that pass it (passed).
+	maxFrames, passed uint64
+	// framesDone is frame for other goroutines (FramesRead), stored per
+	// batch and every few thousand packets.
+	framesDone atomic.Uint64
 }
+
+// FileOptions configure OpenFilesWith.
+type FileOptions struct {
+	// DedupWindow: with several inputs, a packet with the same bytes and
+	// length as a packet of another input at most this far apart in time
+	// is a copy of it, dropped and counted in InputInfo.Duplicates (see
+	// DefaultDedupWindow). 0 keeps every packet.
+	DedupWindow time.Duration
+	// MaxFrames, when not 0, ends the source after that many packets (as
+	// tcpdump -c), counting with a filter (SetFilter) those that pass it:
+	// Next and NextBatch return io.EOF from then on.
+	MaxFrames uint64
+	// Stdin is what the path "-" reads (as tcpdump -r - does): os.Stdin
+	// when nil.
+	Stdin io.Reader
+	// Done, when it closes, makes a read of standard input that waits on a
+	// pipe (a live tcpdump -w - whose writer goes on) fail at once, so that
+	// the caller can stop (Ctrl-C); the source then reports an error, as
+	// for an I/O error.
+	Done <-chan struct{}
+}
+
+// StdinPath is the path that names standard input.
+const StdinPath = "-"
 
 // SetFilter makes Next and NextBatch return only the packets that pass f
 // (nil: all). Filtered-out packets keep their frame numbers: the Frame of
@@ -122,13 +170,23 @@ var ErrNoInputs = errors.New("capture: no capture files given")
 // with an error naming it, and close what it had opened. Problems inside a
 // file (a cut at the end, a corrupt record) do not: reading that file stops
 // there, and InputInfo says what happened.
+//
+// Packets of one input that repeat packets of another (overlapping
+// captures) are dropped as DefaultDedupWindow says; OpenFilesWith sets
+// another window.
 func OpenFiles(paths []string) (*FileSource, error) {
-	return openFiles(paths, openOptions{})
+	return OpenFilesWith(paths, FileOptions{DedupWindow: DefaultDedupWindow})
 }
 
-// openOptions are seams for tests: a different reader for classic pcap
-// (pcapgo's, to compare with) and a smaller read buffer.
+// OpenFilesWith is OpenFiles with options.
+func OpenFilesWith(paths []string, opts FileOptions) (*FileSource, error) {
+	return openFiles(paths, openOptions{FileOptions: opts})
+}
+
+// openOptions are FileOptions and seams for tests: a different reader for
+// classic pcap (pcapgo's, to compare with) and a smaller read buffer.
 type openOptions struct {
+	FileOptions
 	newPcap    func(r io.Reader, bufSize int) (recordReader, error)
 	bufferSize int
 }
@@ -137,14 +195,24 @@ func openFiles(paths []string, opt openOptions) (*FileSource, error) {
 	if len(paths) == 0 {
 		return nil, ErrNoInputs
 	}
-	s := &FileSource{inputs: make([]*input, 0, len(paths))}
+	s := &FileSource{inputs: make([]*input, 0, len(paths)), maxFrames: opt.MaxFrames}
 	unknownSize := false
 	bufSize := opt.bufferSize
 	if bufSize == 0 {
 		bufSize = readBufferSize(len(paths))
 	}
+	if n := slices.Index(paths, StdinPath); n >= 0 && slices.Contains(paths[n+1:], StdinPath) {
+		return nil, fmt.Errorf("capture: open %s: %w", StdinPath, errStdinTwice)
+	}
 	for i, path := range paths {
-		f, size, err := openPath(path)
+		var f io.ReadCloser
+		var size int64
+		var err error
+		if path == StdinPath {
+			f, size, err = openStdin(opt.Stdin, opt.Done)
+		} else {
+			f, size, err = openPath(path)
+		}
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("capture: open %s: %w", path, err)
@@ -164,10 +232,28 @@ func openFiles(paths []string, opt openOptions) (*FileSource, error) {
 	if unknownSize {
 		s.total = 0
 	}
+	s.setDedup(opt.DedupWindow)
 	if err := s.start(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// setDedup sets up the dropping of copies across inputs.
+func (s *FileSource) setDedup(window time.Duration) {
+	if len(s.inputs) > 1 && window > 0 {
+		s.dedup = newDedupTable(window, len(s.inputs))
+	}
+}
+
+// DedupEvicted counts the frames the table of recent frames forgot before
+// their dedup window closed (it holds a bounded number): a copy of one of
+// them arriving later was not recognised.
+func (s *FileSource) DedupEvicted() uint64 {
+	if s.dedup == nil {
+		return 0
+	}
+	return s.dedup.evicted
 }
 
 // start reads the first packet of every input: the merge needs its time
@@ -181,6 +267,9 @@ func (s *FileSource) start() error {
 		}
 		if in.pending {
 			s.push(in)
+			if s.dedup != nil {
+				s.dedup.pending(&in.rec, in.idx, true)
+			}
 		}
 	}
 	return nil
@@ -213,9 +302,19 @@ func readBufferSize(inputs int) int {
 // the operating system level (an I/O error), or after Close. Problems in the
 // data end that one input and are reported by Inputs.
 func (s *FileSource) Next(p *Packet) error {
+	if s.filter == nil {
+		return s.next(p) // which counts MaxFrames itself
+	}
+	if s.maxFrames != 0 && s.passed >= s.maxFrames {
+		return io.EOF
+	}
 	for {
-		if err := s.next(p); err != nil || s.filter == nil || s.filter.Match(p.Data, p.LinkType) {
+		if err := s.next(p); err != nil {
 			return err
+		}
+		if s.filter.Match(p.Data, p.LinkType) {
+			s.passed++
+			return nil
 		}
 	}
 }
@@ -225,23 +324,45 @@ func (s *FileSource) next(p *Packet) error {
 	if s.err != nil {
 		return s.err
 	}
-	if in := s.last; in != nil {
-		s.last = nil
-		if err := in.advance(); err != nil {
-			s.err = fmt.Errorf("capture: read %s: %w", in.info.Path, err)
-			return s.err
-		}
-		if in.pending {
-			s.down(0)
-		} else {
-			s.pop()
-		}
-	}
-	if len(s.heap) == 0 {
+	if s.maxFrames != 0 && s.filter == nil && s.frame >= s.maxFrames {
 		return io.EOF
 	}
-	in := s.heap[0]
+	var in *input
+	for {
+		if in := s.last; in != nil {
+			s.last = nil
+			if err := in.advance(); err != nil {
+				s.err = fmt.Errorf("capture: read %s: %w", in.info.Path, err)
+				return s.err
+			}
+			if in.pending {
+				if s.dedup != nil {
+					s.dedup.pending(&in.rec, in.idx, false)
+				}
+				s.down(0)
+			} else {
+				if s.dedup != nil {
+					s.dedup.end(in.idx)
+				}
+				s.pop()
+			}
+		}
+		if len(s.heap) == 0 {
+			s.framesDone.Store(s.frame)
+			return io.EOF
+		}
+		in = s.heap[0]
+		if s.dedup == nil || s.redeliver || !s.dedup.duplicate(&in.rec, in.idx) {
+			break
+		}
+		in.dropped()
+		s.last = in // advance it, as after a delivery
+	}
+	s.redeliver = false
 	s.frame++
+	if s.frame&0xff == 0 {
+		s.framesDone.Store(s.frame)
+	}
 	// Field by field: cheaper than copying the CaptureInfo with its
 	// pointers whole, and AncillaryData stays nil.
 	rec := &in.rec
@@ -260,6 +381,10 @@ func (s *FileSource) next(p *Packet) error {
 	s.last = in
 	return nil
 }
+
+// FramesRead returns how many packets Next and NextBatch have returned,
+// as of the last batch or the last 256 packets: for a progress line. It is safe to call from any goroutine.
+func (s *FileSource) FramesRead() uint64 { return s.framesDone.Load() }
 
 // Inputs describes the inputs, in the order given to OpenFiles, as far as
 // they have been read. The result is a copy.

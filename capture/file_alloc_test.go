@@ -45,6 +45,8 @@ func TestNextAllocatesNothing(t *testing.T) {
 		{"pcapng", []string{"pcapng"}, 0},
 		{"pcapng gzip", []string{"pcapng gzip"}, 0},
 		{"merge of five files", []string{"pcap", "pcap nano big-endian", "pcap gzip", "pcapng", "pcapng gzip"}, 0},
+		// Every other packet is a copy of the other input's: dropped.
+		{"a file merged with itself", []string{"pcap", "pcap"}, 0},
 		// pcapgo's NgReader (v1.7.7) boxes each packet's link type into
 		// an interface for ci.AncillaryData; Go allocates that box for
 		// values above 255, such as Linux SLL2 (276). If a pcapgo

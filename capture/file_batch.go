@@ -84,12 +84,21 @@ func (s *FileSource) NextBatch(b *Batch) error {
 		b.filtered = false
 		return s.nextBatch(b)
 	}
+	if s.maxFrames != 0 && s.passed >= s.maxFrames {
+		b.Packets = b.Packets[:0]
+		return io.EOF
+	}
 	for {
 		b.filtered = false
 		if err := s.nextBatch(b); err != nil {
 			return err
 		}
-		if s.filterBatch(b) > 0 {
+		if n := s.filterBatch(b); n > 0 {
+			if rest := s.maxFrames - s.passed; s.maxFrames != 0 && uint64(n) > rest {
+				// The last batch of -c COUNT.
+				b.Packets, b.frames = b.Packets[:rest], b.frames[:rest]
+			}
+			s.passed += uint64(len(b.Packets))
 			return nil
 		}
 	}
@@ -122,13 +131,17 @@ func (s *FileSource) nextBatch(b *Batch) error {
 	if s.err != nil {
 		return s.err
 	}
-	if len(s.inputs) == 1 && s.inputs[0].fast != nil {
-		in := s.inputs[0]
-		if !in.ended || in.pending {
-			return s.pcapBatch(in, b)
-		}
+	if s.maxFrames != 0 && s.filter == nil && s.frame >= s.maxFrames {
+		return io.EOF
 	}
-	return s.copyBatch(b)
+	var err error
+	if in := s.inputs[0]; len(s.inputs) == 1 && in.fast != nil && (!in.ended || in.pending) {
+		err = s.pcapBatch(in, b)
+	} else {
+		err = s.copyBatch(b)
+	}
+	s.framesDone.Store(s.frame)
+	return err
 }
 
 // copyBatch fills b from Next, copying each packet's data.
@@ -175,6 +188,7 @@ func (s *FileSource) unread() {
 	s.last = nil
 	s.frame--
 	in.info.Frames--
+	s.redeliver = true // checked for a copy already, and remembered
 	// LastFrame and the time range keep the packet: it is delivered again
 	// with the same frame number and time stamp, so they end up the same.
 }
@@ -208,8 +222,9 @@ func (s *FileSource) pcapBatch(in *input, b *Batch) error {
 	p.buf = fresh
 
 	// Fill most of the buffer before indexing, so that batches stay large
-	// on streams whose reads return less than asked (gzip, pipes).
-	if p.end < len(p.buf)*3/4 && p.err == nil {
+	// on streams whose reads return less than asked (gzip), but not from a
+	// pipe, which may be a live capture (p.stream).
+	if p.end < len(p.buf)*3/4 && p.err == nil && !p.stream {
 		p.top(len(p.buf) * 3 / 4)
 	}
 	var err error
@@ -223,6 +238,10 @@ func (s *FileSource) pcapBatch(in *input, b *Batch) error {
 		}
 	}
 	b.buf = p.buf // fill grows it for a record larger than it
+	if s.maxFrames != 0 && s.filter == nil && uint64(len(b.Packets)) > s.maxFrames-s.frame {
+		// The last batch of -c COUNT: the source ends after it.
+		b.Packets = b.Packets[:s.maxFrames-s.frame]
+	}
 	if n := len(b.Packets); n > 0 {
 		// The end of the input, or a damaged record after good ones, is
 		// found again by the next call, which then has nothing to deliver
@@ -232,6 +251,19 @@ func (s *FileSource) pcapBatch(in *input, b *Batch) error {
 		in.deliveredBatch(b, s.frame)
 		s.last = in // Next advances from where the batch stopped
 		return nil
+	}
+	if err == errPcapngSection {
+		// The file goes on as pcapng (`cat a.pcap b.pcapng`): advance
+		// hands the rest to a pcapng reader and reads its first packet,
+		// and the batches are copied from then on.
+		if osErr := in.advance(); osErr != nil {
+			s.err = fmt.Errorf("capture: read %s: %w", in.info.Path, osErr)
+			return s.err
+		}
+		if !in.pending {
+			s.pop()
+		}
+		return s.copyBatch(b)
 	}
 	if err == nil {
 		err = io.EOF

@@ -18,9 +18,11 @@ import (
 )
 
 // writeBenchFile writes n frames of size bytes, 1 µs apart from start, to
-// path as nanosecond pcap or pcapng, gzip-compressed with "+gzip". It
-// streams, so a million frames take no memory.
-func writeBenchFile(tb testing.TB, path, format string, n, size int, start time.Time) {
+// path as nanosecond pcap or pcapng, gzip-compressed with "+gzip". The
+// frames of different files differ (ethFrame), so that merged they are
+// not copies of each other. It streams, so a million frames take no
+// memory.
+func writeBenchFile(tb testing.TB, path, format string, file, n, size int, start time.Time) {
 	tb.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -33,7 +35,7 @@ func writeBenchFile(tb testing.TB, path, format string, n, size int, start time.
 		zw = gzip.NewWriter(out)
 		sink = zw
 	}
-	frame := ethFrame(0, 0, size)
+	frame := ethFrame(file, 0, size)
 	ci := gopacket.CaptureInfo{CaptureLength: size, Length: size}
 	var write func() error
 	flush := func() error { return nil }
@@ -102,15 +104,15 @@ func openInMemory(b *testing.B) func([]string) (*capture.FileSource, error) {
 func BenchmarkFileSource(b *testing.B) {
 	const frames, size = 1 << 20, 100
 	dir := b.TempDir()
-	file := func(name, format string, start time.Time) string {
+	file := func(name, format string, id int, start time.Time) string {
 		path := filepath.Join(dir, name)
-		writeBenchFile(b, path, format, frames, size, start)
+		writeBenchFile(b, path, format, id, frames, size, start)
 		return path
 	}
-	pcap := file("a.pcap", "pcap", t0)
-	pcap2 := file("b.pcap", "pcap", t0.Add(500*time.Nanosecond))
-	ng := file("a.pcapng", "pcapng", t0)
-	gz := file("a.pcap.gz", "pcap+gzip", t0)
+	pcap := file("a.pcap", "pcap", 0, t0)
+	pcap2 := file("b.pcap", "pcap", 1, t0.Add(500*time.Nanosecond))
+	ng := file("a.pcapng", "pcapng", 0, t0)
+	gz := file("a.pcap.gz", "pcap+gzip", 0, t0)
 	cases := []struct {
 		name  string
 		paths []string
@@ -121,6 +123,9 @@ func BenchmarkFileSource(b *testing.B) {
 		{"pcapng", []string{ng}, capture.OpenFiles},
 		{"pcap-gzip", []string{gz}, capture.OpenFiles},
 		{"merge-2-pcap", []string{pcap, pcap2}, capture.OpenFiles},
+		// The same file twice: every other packet is dropped as a copy,
+		// so each frame returned costs two read (ns/op is per frame returned).
+		{"merge-2-pcap-copies", []string{pcap, pcap}, capture.OpenFiles},
 		// The file already in memory: no read(2) copy from the page cache,
 		// which costs about 12 ns a frame here (dd: 9 GB/s). What is left
 		// is the parsing.
@@ -167,18 +172,30 @@ func BenchmarkFileSourceBatch(b *testing.B) {
 	const frames, size = 1 << 20, 100
 	dir := b.TempDir()
 	pcap := filepath.Join(dir, "a.pcap")
-	writeBenchFile(b, pcap, "pcap", frames, size, t0)
+	writeBenchFile(b, pcap, "pcap", 0, frames, size, t0)
 	pcap2 := filepath.Join(dir, "b.pcap")
-	writeBenchFile(b, pcap2, "pcap", frames, size, t0.Add(500*time.Nanosecond))
+	writeBenchFile(b, pcap2, "pcap", 1, frames, size, t0.Add(500*time.Nanosecond))
 	ng := filepath.Join(dir, "a.pcapng")
-	writeBenchFile(b, ng, "pcapng", frames, size, t0)
+	writeBenchFile(b, ng, "pcapng", 0, frames, size, t0)
+	// The rotated file follows a.pcap: a merge whose inputs never
+	// overlap, as a ring of tcpdump -C files.
+	next := filepath.Join(dir, "c.pcap")
+	writeBenchFile(b, next, "pcap", 2, frames, size, t0.Add(2*time.Second))
+	dedup, noDedup := capture.FileOptions{DedupWindow: capture.DefaultDedupWindow}, capture.FileOptions{}
 	for _, c := range []struct {
 		name  string
 		paths []string
-	}{{"pcap", []string{pcap}}, {"pcapng", []string{ng}}, {"merge-2-pcap", []string{pcap, pcap2}}} {
+		opts  capture.FileOptions
+	}{
+		{"pcap", []string{pcap}, dedup}, {"pcapng", []string{ng}, dedup},
+		// Overlapping in time: every frame is hashed and looked up to
+		// find copies (none); without, the merge alone.
+		{"merge-2-pcap", []string{pcap, pcap2}, dedup}, {"merge-2-pcap-no-dedup", []string{pcap, pcap2}, noDedup},
+		{"merge-2-pcap-rotated", []string{pcap, next}, dedup},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			src, err := capture.OpenFiles(c.paths)
+			src, err := capture.OpenFilesWith(c.paths, c.opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -190,7 +207,7 @@ func BenchmarkFileSourceBatch(b *testing.B) {
 				k++
 				if err := src.NextBatch(bt); err != nil {
 					src.Close()
-					if src, err = capture.OpenFiles(c.paths); err != nil {
+					if src, err = capture.OpenFilesWith(c.paths, c.opts); err != nil {
 						b.Fatal(err)
 					}
 					continue

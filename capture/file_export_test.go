@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -22,6 +23,12 @@ func OpenFilesPcapgo(paths []string) (*FileSource, error) {
 // overrides the read buffer size, so that small buffers make records
 // straddle buffer boundaries.
 func OpenBytes(files [][]byte, usePcapgo bool, bufSize int) (*FileSource, error) {
+	return OpenBytesDedup(files, usePcapgo, bufSize, 0)
+}
+
+// OpenBytesDedup is OpenBytes dropping copies across inputs within window
+// (FileOptions.DedupWindow).
+func OpenBytesDedup(files [][]byte, usePcapgo bool, bufSize int, window time.Duration) (*FileSource, error) {
 	opt := openOptions{bufferSize: bufSize}
 	if usePcapgo {
 		opt.newPcap = newPcapgoReader
@@ -43,6 +50,7 @@ func OpenBytes(files [][]byte, usePcapgo bool, bufSize int) (*FileSource, error)
 		s.inputs = append(s.inputs, in)
 		s.total += int64(len(data))
 	}
+	s.setDedup(window)
 	if err := s.start(); err != nil {
 		return nil, err
 	}

@@ -66,7 +66,11 @@ type input struct {
 	ended   bool
 	// fast is rd when it is a *pcapReader: a direct call on the path
 	// every frame takes.
-	fast *pcapReader
+	fast    *pcapReader
+	bufSize int
+	// before is what the readers that came before rd described: a pcap
+	// file that goes on with a pcapng section changes readers.
+	before *InputInfo
 
 	firstSec, lastSec   int64
 	firstNsec, lastNsec int32
@@ -116,7 +120,7 @@ func newInput(idx int, path string, r io.ReadCloser, size int64, bufSize int, do
 	fail := func(err error) (*input, error) {
 		return nil, fmt.Errorf("capture: open %s: %w", path, err)
 	}
-	in := &input{idx: idx, file: r, size: size, info: InputInfo{Path: path}}
+	in := &input{idx: idx, file: r, size: size, info: InputInfo{Path: path}, bufSize: bufSize}
 	in.disk = &countingReader{r: r, done: done}
 
 	// Look at the first bytes, then hand the readers a stream that starts
@@ -180,6 +184,9 @@ func newInput(idx int, path string, r io.ReadCloser, size int64, bufSize int, do
 		in.info.Format += "+gzip"
 	}
 	in.fast, _ = in.rd.(*pcapReader)
+	if in.fast != nil && size == 0 {
+		in.fast.stream = true
+	}
 	return in, nil
 }
 
@@ -197,11 +204,54 @@ func (in *input) advance() error {
 	} else {
 		err = in.rd.next(&in.rec)
 	}
+	if err == errPcapngSection {
+		if err = in.switchToPcapng(); err == nil {
+			err = in.rd.next(&in.rec)
+		}
+	}
 	if err == nil {
 		in.pending = true
 		return nil
 	}
 	return in.end(err)
+}
+
+// switchToPcapng hands the rest of a pcap stream, which goes on with a
+// pcapng section (`cat a.pcap b.pcapng`), to a pcapng reader.
+func (in *input) switchToPcapng() error {
+	old := in.fast
+	before := &InputInfo{}
+	old.describe(before)
+	rd, err := newNgReader(old.rest(), in.bufSize)
+	in.rd, in.fast = nil, nil
+	if err != nil {
+		// The input ends here: what the pcap part declared stays.
+		in.info.LinkTypes, in.info.Snaplen, in.info.Sections = before.LinkTypes, before.Snaplen, before.Sections
+		return err
+	}
+	in.rd, in.before = rd, before
+	return nil
+}
+
+// mergeBefore adds to info what in.before holds: the link types, snaplen
+// and sections of the readers before the current one. It may be applied
+// again to its result.
+func (in *input) mergeBefore(info *InputInfo) {
+	b := in.before
+	if b == nil {
+		return
+	}
+	lts := slices.Clone(b.LinkTypes)
+	for _, lt := range info.LinkTypes {
+		if !slices.Contains(lts, lt) {
+			lts = append(lts, lt)
+		}
+	}
+	info.LinkTypes = lts
+	if info.Snaplen != 0 {
+		info.Snaplen = max(info.Snaplen, b.Snaplen)
+	}
+	info.Sections += b.Sections
 }
 
 // end ends the input after its reader returned err: the error is recorded
@@ -247,8 +297,20 @@ func (in *input) recordEnd(err error) {
 // delivered updates the counts once Next returns the pending packet as
 // frame.
 func (in *input) delivered(frame uint64) {
-	in.info.Frames++
 	in.info.LastFrame = frame
+	in.counted()
+}
+
+// dropped updates the counts when Next drops the pending packet as a copy
+// of another input's.
+func (in *input) dropped() {
+	in.info.Duplicates++
+	in.counted()
+}
+
+// counted counts the pending packet as read: Frames and the time range.
+func (in *input) counted() {
+	in.info.Frames++
 	rec := &in.rec
 	if rec.noTime {
 		return
@@ -267,6 +329,7 @@ func (in *input) describe() InputInfo {
 	info := in.info
 	if in.rd != nil {
 		in.rd.describe(&info)
+		in.mergeBefore(&info)
 	}
 	info.LinkTypes = slices.Clone(info.LinkTypes)
 	return info
@@ -278,8 +341,9 @@ func (in *input) describe() InputInfo {
 func (in *input) release() {
 	if in.rd != nil {
 		in.rd.describe(&in.info)
+		in.mergeBefore(&in.info)
 	}
-	in.rd, in.fast, in.gz = nil, nil, nil
+	in.rd, in.fast, in.gz, in.before = nil, nil, nil, nil
 	if in.file != nil {
 		// A read-only file has nothing to flush: its Close error says
 		// nothing about the data read.

@@ -1,9 +1,12 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -74,7 +77,25 @@ type pcapReader struct {
 	snaplen     uint32
 	linkType    layers.LinkType
 	maxCaplen   uint32
+
+	// What the file headers read so far declared: a file made with
+	// `cat a.pcap b.pcap` has one per part (sections). linkTypes are in
+	// order of first appearance; maxSnaplen is the largest snaplen.
+	sections   int
+	linkTypes  []layers.LinkType
+	maxSnaplen uint32
+
+	// stream: the input is a pipe (standard input), which may be a live
+	// capture: a batch takes what a read brings rather than wait for the
+	// buffer to fill (top), so that frames and progress do not wait for
+	// 200 KiB of a slow capture.
+	stream bool
 }
+
+// errPcapngSection is what pcapReader returns, at a record boundary, when
+// the stream goes on with a pcapng section header block (`cat a.pcap
+// b.pcapng`): the rest of the stream is pcapng, for another reader.
+var errPcapngSection = errors.New("a pcapng section starts here")
 
 func newPcapReader(r io.Reader, bufSize int) (recordReader, error) {
 	p := &pcapReader{r: r, buf: make([]byte, max(bufSize, 2*pcapFileHeaderLen))}
@@ -84,37 +105,138 @@ func newPcapReader(r io.Reader, bufSize int) (recordReader, error) {
 		}
 		return nil, err
 	}
-	h := p.buf[:pcapFileHeaderLen]
+	if err := p.setHeader(p.buf[:pcapFileHeaderLen]); err != nil {
+		return nil, err
+	}
+	p.start = pcapFileHeaderLen
+	return p, nil
+}
+
+// setHeader takes the file header h (24 bytes): the byte order and the
+// time stamp resolution of the records after it, their snaplen and link
+// type.
+func (p *pcapReader) setHeader(h []byte) error {
 	var order binary.ByteOrder = binary.LittleEndian
 	switch binary.BigEndian.Uint32(h) {
 	case pcapMicroMagic:
 		p.bigEndian, p.fracToNanos = true, 1000
 	case pcapMicroMagicSwapped:
-		p.fracToNanos = 1000
+		p.bigEndian, p.fracToNanos = false, 1000
 	case pcapNanoMagic:
 		p.bigEndian, p.fracToNanos = true, 1
 	case pcapNanoMagicSwapped:
-		p.fracToNanos = 1
+		p.bigEndian, p.fracToNanos = false, 1
 	default:
-		return nil, fmt.Errorf("unknown pcap magic %x", h[:4])
+		return fmt.Errorf("unknown pcap magic %x", h[:4])
 	}
 	if p.bigEndian {
 		order = binary.BigEndian
 	}
 	if major, minor := order.Uint16(h[4:]), order.Uint16(h[6:]); major != 2 || minor != 4 {
-		return nil, fmt.Errorf("pcap version %d.%d not supported (only 2.4)", major, minor)
+		return fmt.Errorf("pcap version %d.%d not supported (only 2.4)", major, minor)
 	}
 	p.snaplen = order.Uint32(h[16:])
 	p.linkType = layers.LinkType(order.Uint32(h[20:]))
 	p.maxCaplen = max(p.snaplen, pcapMaxCaplen)
-	p.start = pcapFileHeaderLen
-	return p, nil
+	p.sections++
+	p.maxSnaplen = max(p.maxSnaplen, p.snaplen)
+	if !slices.Contains(p.linkTypes, p.linkType) {
+		p.linkTypes = append(p.linkTypes, p.linkType)
+	}
+	return nil
 }
 
 func (p *pcapReader) describe(info *InputInfo) {
-	info.LinkTypes = append(info.LinkTypes[:0], p.linkType)
-	info.Snaplen = p.snaplen
+	info.LinkTypes = append(info.LinkTypes[:0], p.linkTypes...)
+	info.Snaplen = p.maxSnaplen
+	info.Sections = p.sections
 }
+
+// A file header in the middle of the stream is recognised by its first
+// four bytes where a record header would start: a record's seconds that
+// equal a pcap magic (read in the byte order of the records before it)
+// would date it 1975 (pcapng), 2011, 2055 or 2083. The rest of the header
+// (the version, or pcapng's byte-order magic) must agree before it is
+// taken as one; otherwise the record is read as a record.
+func isHeaderSec(sec uint32) bool {
+	switch sec {
+	case pcapMicroMagic, pcapMicroMagicSwapped, pcapNanoMagic, pcapNanoMagicSwapped, pcapngMagic:
+		return true
+	}
+	return false
+}
+
+// headerAt reports what file header starts buf, which holds at least 12
+// bytes: a classic pcap header (its magic and version 2.4), a pcapng
+// section header block (its byte-order magic in either order), or none.
+func headerAt(buf []byte) (pcapHeader, pcapngHeader bool) {
+	magic := binary.BigEndian.Uint32(buf)
+	if magic == pcapngMagic {
+		bom := binary.BigEndian.Uint32(buf[8:])
+		return false, bom == 0x1a2b3c4d || bom == 0x4d3c2b1a
+	}
+	if !isPcapMagic(magic) {
+		return false, false
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if magic == pcapMicroMagic || magic == pcapNanoMagic {
+		order = binary.BigEndian
+	}
+	return order.Uint16(buf[4:]) == 2 && order.Uint16(buf[6:]) == 4, false
+}
+
+// takeHeader handles the file header that may start at p.start, where a
+// record header whose seconds isHeaderSec holds is buffered (16 bytes,
+// enough for headerAt): a pcap header is taken (setHeader) and skipped, a
+// pcapng section header gives errPcapngSection; anything else is a record
+// (skipped false). A pcap header needs pcapFileHeaderLen bytes, read when
+// mayRead (ok false when it may not).
+func (p *pcapReader) takeHeader(mayRead bool) (skipped, ok bool, err error) {
+	pcap, pcapng := headerAt(p.buf[p.start:p.end])
+	switch {
+	case pcapng:
+		return false, false, errPcapngSection
+	case !pcap:
+		return false, true, nil
+	}
+	if p.end-p.start < pcapFileHeaderLen {
+		if !mayRead {
+			return false, false, nil
+		}
+		if err := p.fill(pcapFileHeaderLen); err != nil {
+			if err == io.ErrUnexpectedEOF {
+				return false, false, fmt.Errorf("pcap file header of the next part: %d of %d bytes: %w",
+					p.end-p.start, pcapFileHeaderLen, err)
+			}
+			return false, false, err
+		}
+	}
+	if err := p.setHeader(p.buf[p.start : p.start+pcapFileHeaderLen]); err != nil {
+		return false, false, err
+	}
+	p.start += pcapFileHeaderLen
+	return true, true, nil
+}
+
+// rest returns the bytes of the stream from p.start on, for the reader
+// that takes over after errPcapngSection: the buffered ones, then the
+// rest of the underlying stream.
+func (p *pcapReader) rest() io.Reader {
+	// A copy: the buffer may be a Batch's, which is written again soon.
+	buffered := bytes.NewReader(slices.Clone(p.buf[p.start:p.end]))
+	if p.err != nil {
+		if p.err == io.EOF {
+			return buffered
+		}
+		return io.MultiReader(buffered, errReader{p.err})
+	}
+	return io.MultiReader(buffered, p.r)
+}
+
+// errReader returns err on every read.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 func (p *pcapReader) next(rec *record) error {
 	h := &p.hdr
@@ -189,6 +311,9 @@ func (p *pcapReader) indexWhole(b *Batch) {
 	start, lastStart := p.start, p.lastStart
 	for p.end-start >= pcapRecordHeaderLen {
 		sec, frac, caplen, length := p.recordHeader(start)
+		if isHeaderSec(sec) {
+			break // perhaps a file header: peek decides
+		}
 		// peek's check, though a record over maxCaplen cannot lie whole
 		// in the buffer, which grows only to fit a record under it.
 		size := pcapRecordHeaderLen + int(caplen)
@@ -216,19 +341,31 @@ type pcapHeader struct {
 // buffer, reading more when mayRead; without it, a record that is not
 // whole gives ok false. It does not move past the record.
 func (p *pcapReader) peek(mayRead bool, h *pcapHeader) (ok bool, err error) {
-	if p.end-p.start < pcapRecordHeaderLen {
-		if !mayRead {
-			return false, nil
-		}
-		if err := p.fill(pcapRecordHeaderLen); err != nil {
-			if err == io.ErrUnexpectedEOF {
-				return false, fmt.Errorf("record header: %d of %d bytes: %w", p.end-p.start, pcapRecordHeaderLen, err)
+	var sec, frac uint32
+	for {
+		if p.end-p.start < pcapRecordHeaderLen {
+			if !mayRead {
+				return false, nil
 			}
+			if err := p.fill(pcapRecordHeaderLen); err != nil {
+				if err == io.ErrUnexpectedEOF {
+					return false, fmt.Errorf("record header: %d of %d bytes: %w", p.end-p.start, pcapRecordHeaderLen, err)
+				}
+				return false, err
+			}
+		}
+		sec, frac, h.caplen, h.length = p.recordHeader(p.start)
+		if !isHeaderSec(sec) {
+			break
+		}
+		skipped, ok, err := p.takeHeader(mayRead)
+		if !ok || err != nil {
 			return false, err
 		}
+		if !skipped {
+			break
+		}
 	}
-	var sec, frac uint32
-	sec, frac, h.caplen, h.length = p.recordHeader(p.start)
 	if h.caplen > p.maxCaplen {
 		return false, fmt.Errorf("captured length %d exceeds the snaplen %d", h.caplen, p.snaplen)
 	}

@@ -28,17 +28,23 @@ type ngReader struct {
 	linkTypes []layers.LinkType
 	snaplen   uint32
 	unlimited bool // an interface declared snaplen 0
+	// sections counts the section header blocks read: more than one in a
+	// file made with `cat a.pcapng b.pcapng`, which is valid pcapng.
+	sections int
 }
 
 func newNgReader(stream io.Reader, bufSize int) (recordReader, error) {
-	n := &ngReader{}
+	n := &ngReader{sections: 1}
 	opts := pcapgo.NgReaderOptions{
 		// Return packets of every interface, whatever its link type: a
 		// capture on "any" or on several NICs mixes Ethernet and Linux
 		// cooked headers, and the analyzer decides what it can decode.
 		WantMixedLinkType: true,
 		// A new section brings its own interfaces.
-		SectionEndCallback: func([]pcapgo.NgInterface, pcapgo.NgSectionInfo) { n.ifaces = 0 },
+		SectionEndCallback: func([]pcapgo.NgInterface, pcapgo.NgSectionInfo) {
+			n.ifaces = 0
+			n.sections++
+		},
 	}
 	// NgReader keeps a *bufio.Reader it is given if it is large enough, so
 	// this sets its buffer size. The gzip check it does itself never fires:
@@ -101,4 +107,5 @@ func (n *ngReader) describe(info *InputInfo) {
 	if n.unlimited {
 		info.Snaplen = 0
 	}
+	info.Sections = n.sections
 }

@@ -76,6 +76,7 @@ const (
 	MalformedFrame        Kind = "malformed-frame"
 	CaptureTruncated      Kind = "capture-truncated"
 	CaptureFileTruncated  Kind = "capture-file-truncated"
+	CaptureTimeJump       Kind = "capture-time-jump"
 	CaptureDrops          Kind = "capture-drops"
 	UnsupportedLinkType   Kind = "unsupported-link-type"
 	StateEvicted          Kind = "state-evicted"
@@ -98,7 +99,7 @@ var Kinds = []Kind{
 	DuplicateIP, MACChange, NLBModeChange, NLBStaleClusterMAC, NLBMixedModes,
 	DuplicateHostPriority, PortRuleMismatch, HeartbeatGap, ClusterNotSeen,
 	IGMPMemberMissing, IGMPNoQuerier, MulticastFlooding, UnicastFlooding,
-	MalformedFrame, CaptureTruncated, CaptureFileTruncated, CaptureDrops,
+	MalformedFrame, CaptureTruncated, CaptureFileTruncated, CaptureTimeJump, CaptureDrops,
 	UnsupportedLinkType, StateEvicted, StaleStaticARP, HyperVMACSpoofing,
 	PathMTUBlackhole, PathMTUBelowExpected, PathMTUUnreachable, PathMTUTargetError,
 }

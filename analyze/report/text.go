@@ -89,19 +89,54 @@ func writeHeader(t *textWriter, r *analyze.Report) {
 		if in.Snaplen != 0 {
 			extra = fmt.Sprintf(", snaplen %d", in.Snaplen)
 		}
+		if in.Sections > 1 {
+			extra += fmt.Sprintf(", %d captures joined, read one after the other", in.Sections)
+		}
 		if in.TruncatedAtEnd {
 			extra += ", ENDS MID-RECORD"
 		}
-		t.printf("  input    %s (%s, %s%s): %s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), extra, frames(in.Frames))
+		dups := ""
+		if in.DuplicatesDropped > 0 {
+			dups = fmt.Sprintf(", %d of them copies of frames in another input, dropped", in.DuplicatesDropped)
+		}
+		path := in.Path
+		if path == "-" {
+			path = "- (standard input)"
+		}
+		t.printf("  input    %s (%s, %s%s): %s%s\n", path, in.Format, strings.Join(in.LinkTypes, "+"), extra,
+			frames(in.Frames), dups)
+	}
+	if r.Partial {
+		t.printf("  PARTIAL  %s\n", r.PartialReason)
 	}
 	if r.Stats.Frames == 0 {
 		t.printf("  capture  no frames\n\n")
 		return
 	}
 	c := r.Capture
+	// The end's date only when it is not the start's: a capture that
+	// spans midnight or days must not read as minutes.
+	const day, stamp = "2006-01-02 ", "15:04:05.000"
+	end := c.End.Format(stamp)
+	if c.End.Format(day) != c.Start.Format(day) {
+		end = c.End.Format(day + stamp)
+	}
 	t.printf("  capture  %s from %s to %s UTC (%s)\n", frames(r.Stats.Frames),
-		c.Start.Format("2006-01-02 15:04:05.000"), c.End.Format("15:04:05.000"),
-		time.Duration(c.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
+		c.Start.Format(day+stamp), end, spanText(c.DurationSeconds))
+	if n := r.Stats.DuplicatesDropped; n > 0 {
+		t.printf("  merged   the inputs overlap: %s that repeat a frame of another input (same bytes, within --dedup-window) "+
+			"%s counted once\n", frames(n), finding.Verb(n, "was", "were"))
+	}
+	if n := r.Stats.AfterTimeJump; n > 0 {
+		at := ""
+		for _, f := range r.Findings {
+			if f.Kind == finding.CaptureTimeJump && len(f.Evidence) > 0 {
+				at = fmt.Sprintf(" at frame %d", f.Evidence[0])
+			}
+		}
+		t.printf("  STOPPED  analysis%s: its time stamp jumps as no capture's does (capture-time-jump); "+
+			"the %s from it on %s counted, not analyzed\n", at, frames(n), finding.Verb(n, "was", "were"))
+	}
 	t.printf("  vantage  %s\n", r.Vantage)
 	if enc := r.Stats.Encapsulated; enc.Total() > 0 {
 		t.printf("  remote   %s mirrored inside %s: analysed as a span capture, per session\n",
@@ -123,6 +158,16 @@ func encapsulations(enc analyze.Encapsulations) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// spanText writes the capture's duration: to the millisecond, and to the
+// second beyond an hour.
+func spanText(seconds float64) string {
+	d := time.Duration(seconds * float64(time.Second))
+	if d >= time.Hour {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 func writeClusters(t *textWriter, r *analyze.Report) {

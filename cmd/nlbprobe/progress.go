@@ -16,7 +16,8 @@ const progressEvery = 200 * time.Millisecond
 
 // progress draws a one-line progress bar for reading capture files on a
 // terminal, from its own goroutine: percent, megabytes read of the total,
-// speed and time left. It draws nothing when its writer is not a terminal
+// speed and time left; frames and megabytes read when the total is not
+// known (standard input). It draws nothing when its writer is not a terminal
 // (a pipe, a file, a CI log), so output stays clean there.
 //
 // Nothing else may write to the same terminal between newProgress and
@@ -57,9 +58,13 @@ func startProgress(w io.Writer, src interface{ Progress() (int64, int64) }, inte
 				return
 			case <-tick.C:
 				done, total := src.Progress()
+				frames := int64(-1)
+				if f, ok := src.(interface{ FramesRead() uint64 }); ok {
+					frames = int64(f.FramesRead())
+				}
 				// \r back to the start of the line, \x1b[K erase what a
 				// longer previous line left.
-				fmt.Fprintf(w, "\r%s\x1b[K", renderProgress(done, total, time.Since(start)))
+				fmt.Fprintf(w, "\r%s\x1b[K", renderProgress(done, total, frames, time.Since(start)))
 			}
 		}
 	}()
@@ -79,14 +84,19 @@ func (p *progress) Stop() {
 
 // renderProgress formats the progress line for done of total bytes after
 // elapsed, e.g. " 41% [########            ] 123.4/293.9 MB  61.7 MB/s  ETA 0:03".
-// total 0 means unknown (a pipe): then only the bytes and the speed.
-func renderProgress(done, total int64, elapsed time.Duration) string {
+// total 0 means unknown (a pipe, standard input): then the frames read
+// (frames, when not negative), the bytes and the speed, with no percent
+// or time left to guess.
+func renderProgress(done, total, frames int64, elapsed time.Duration) string {
 	const mb = 1e6
 	speed := 0.0
 	if elapsed > 0 {
 		speed = float64(done) / elapsed.Seconds()
 	}
 	if total <= 0 {
+		if frames >= 0 {
+			return fmt.Sprintf("%d frames  %.1f MB  %.1f MB/s", frames, float64(done)/mb, speed/mb)
+		}
 		return fmt.Sprintf("%.1f MB  %.1f MB/s", float64(done)/mb, speed/mb)
 	}
 	done = min(max(done, 0), total)

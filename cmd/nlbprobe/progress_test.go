@@ -23,11 +23,11 @@ func TestRenderProgress(t *testing.T) {
 		{"hours left", 1_000_000, 10_000_000_000, time.Second, "  0% [                    ] 1.0/10000.0 MB  1.0 MB/s  ETA 2:46:39"},
 		{"done", 2_000_000, 2_000_000, time.Second, "100% [####################] 2.0/2.0 MB  2.0 MB/s  ETA 0:00"},
 		{"more than the total", 3_000_000, 2_000_000, time.Second, "100% [####################] 2.0/2.0 MB  3.0 MB/s  ETA 0:00"},
-		{"unknown total (a pipe)", 52_500_000, 0, 500 * time.Millisecond, "52.5 MB  105.0 MB/s"},
+		{"unknown total (a pipe)", 52_500_000, 0, 500 * time.Millisecond, "123456 frames  52.5 MB  105.0 MB/s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := renderProgress(tt.done, tt.total, tt.elapsed); got != tt.want {
+			if got := renderProgress(tt.done, tt.total, 123456, tt.elapsed); got != tt.want {
 				t.Errorf("renderProgress(%d, %d, %v)\n got %q\nwant %q", tt.done, tt.total, tt.elapsed, got, tt.want)
 			}
 		})

@@ -28,21 +28,29 @@ func init() {
 		flags: func() *pflag.FlagSet { return readFlagSet(io.Discard, new(readFlags)) }, run: runRead})
 }
 
-const readSynopsis = "read [flags] FILE... [EXPRESSION]"
+const readSynopsis = "read [flags] FILE... [EXPRESSION]   (FILE - is standard input)"
 
 const readExample = "  nlbprobe read capture.pcapng\n" +
 	"  nlbprobe read --json --cluster 172.31.3.232 node1.pcap.gz node2.pcap > report.json\n" +
-	"  nlbprobe read --vantage nonmember --fail-on warning access-port.pcap"
+	"  nlbprobe read --vantage nonmember --fail-on warning access-port.pcap\n" +
+	"  tcpdump -i eth0 -U -w - | nlbprobe read -"
 
 // readFlags are read's flags.
 type readFlags struct {
-	af analysisFlags
+	af          analysisFlags
+	files       []string
+	count       uint64
+	dedupWindow time.Duration
 }
 
 // readFlagSet builds read's FlagSet, bound to f.
 func readFlagSet(stderr io.Writer, f *readFlags) *pflag.FlagSet {
 	fs := newFlagSet("read", stderr)
 	f.af.register(fs)
+	fs.StringArrayVarP(&f.files, "file", "r", nil, "a capture file to read, as tcpdump -r spells it (repeatable; with the FILE arguments); - is standard input")
+	fs.Uint64VarP(&f.count, "count", "c", 0, "stop after this many frames (that pass the filter), as tcpdump -c (0: read to the end)")
+	fs.DurationVar(&f.dedupWindow, "dedup-window", capture.DefaultDedupWindow,
+		"with several files: a frame with the same bytes as a frame of another file at most this far apart is a copy, counted once (0 keeps all)")
 	return fs
 }
 
@@ -114,6 +122,9 @@ func writeReport(w io.Writer, r *analyze.Report, asJSON bool) error {
 	return report.WriteJSON(w, r, true, nil)
 }
 
+// readStdin is what `read -` reads: os.Stdin when nil (tests set it).
+var readStdin io.Reader
+
 func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var rf readFlags
 	fs := readFlagSet(stderr, &rf)
@@ -121,14 +132,17 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, stop := parseFlags(fs, args, stdout); stop {
 		return code
 	}
-	files, expr := splitCaptureArgs(fs.Args())
+	// Files from -r, as tcpdump takes them, then the arguments that name
+	// files (or -, standard input); the rest is a capture filter.
+	named, expr := splitCaptureArgs(fs.Args())
+	files := append(slices.Clone(rf.files), named...)
 	if len(files) == 0 {
 		if expr != "" {
 			if _, err := os.Stat(fs.Arg(0)); err != nil {
 				fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
 			}
 		}
-		fmt.Fprintln(stderr, "nlbprobe read: give one or more capture files (pcap or pcapng, optionally .gz), then optionally a capture filter")
+		fmt.Fprintln(stderr, "nlbprobe read: give one or more capture files (pcap or pcapng, optionally .gz; - for standard input), then optionally a capture filter")
 		fmt.Fprintln(stderr, "Run 'nlbprobe read --help' for usage.")
 		return exitUsage
 	}
@@ -136,15 +150,30 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	src, err := capture.OpenFiles(files)
+	// A file's clock does not jump by years or go back by minutes: such a
+	// jump (a damaged file, captures joined out of order) ends the
+	// analysis rather than turn into gaps and rates over it.
+	opts.EndAtTimeJump = true
+	if rf.dedupWindow < 0 || rf.dedupWindow > capture.MaxDedupWindow {
+		fmt.Fprintf(stderr, "nlbprobe read: --dedup-window %v: want 0 to %v\n", rf.dedupWindow, capture.MaxDedupWindow)
+		return exitUsage
+	}
+	src, err := capture.OpenFilesWith(files, capture.FileOptions{
+		DedupWindow: rf.dedupWindow, MaxFrames: rf.count, Stdin: readStdin, Done: ctx.Done(),
+	})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C while standard input had not even sent its header.
+			fmt.Fprintf(stderr, "nlbprobe read: interrupted before the first frame: %v\n", err)
+			return exitInterrupted
+		}
 		fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
 		return exitUsage
 	}
 	defer src.Close()
 	var filter *capture.Filter
 	if expr != "" {
-		if filter, err = newReadFilter(expr, fs.Args()[len(files)], src.Inputs()); err != nil {
+		if filter, err = newReadFilter(expr, fs.Args()[len(named)], src.Inputs()); err != nil {
 			fmt.Fprintf(stderr, "nlbprobe read: %v\n", err)
 			return exitUsage
 		}
@@ -156,6 +185,10 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	prog := newProgress(stderr, src)
 	interrupted, readErr := feedFiles(ctx, src, e, runtime.GOMAXPROCS(0) > 1)
 	prog.Stop()
+	if ctx.Err() != nil {
+		// Interrupted, or a read the interruption cut short (stdin).
+		interrupted, readErr = true, nil
+	}
 
 	noteInputs(e, src.Inputs())
 	r := e.Finish()
@@ -163,7 +196,23 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		noteFilter(stderr, filter, r.Stats.Frames, src.Inputs())
 	}
 	r.NLBProbeVersion = readBuildInfo().Version
+	switch {
+	case interrupted:
+		why := "interrupted"
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			why += " (" + cause.Error() + ")"
+		}
+		r.Partial = true
+		r.PartialReason = fmt.Sprintf("%s after %s: the report covers only those", why, finding.Plural(r.Stats.Frames, "frame", "frames"))
+	case readErr != nil:
+		r.Partial = true
+		r.PartialReason = fmt.Sprintf("%v: the report covers the %s before it", readErr, finding.Plural(r.Stats.Frames, "frame", "frames"))
+	}
 	r.Inputs = reportInputs(src.Inputs())
+	for _, in := range r.Inputs {
+		r.Stats.DuplicatesDropped += in.DuplicatesDropped
+	}
+	r.Stats.Evicted.DedupWindow = src.DedupEvicted()
 	if err := writeReport(stdout, r, af.json); err != nil {
 		fmt.Fprintf(stderr, "nlbprobe read: write report: %v\n", err)
 		return exitUsage
@@ -180,6 +229,7 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	case interrupted:
 		fmt.Fprintf(stderr, "nlbprobe read: interrupted: the report covers the first %s\n", finding.Plural(r.Stats.Frames, "frame", "frames"))
+		return exitInterrupted
 	}
 	return exitFor(r, failOn)
 }
@@ -235,7 +285,7 @@ func newReadFilter(expr, first string, inputs []capture.InputInfo) (*capture.Fil
 func noteFilter(stderr io.Writer, f *capture.Filter, passed uint64, inputs []capture.InputInfo) {
 	var read uint64
 	for _, in := range inputs {
-		read += in.Frames
+		read += in.Frames - in.Duplicates // copies of another input's frames are not offered to the filter
 	}
 	fmt.Fprintf(stderr, "nlbprobe read: filter %q: %d of %s passed and %s analyzed\n", f.Expr, passed,
 		finding.Plural(read, "frame", "frames"), finding.Verb(passed, "was", "were"))
@@ -364,10 +414,6 @@ func pipeline(ctx context.Context, src *capture.FileSource, e *analyze.Engine, k
 		if !ok {
 			break
 		}
-		if ctx.Err() != nil {
-			interrupted = true
-			break
-		}
 		// ApplyBatch declines the rare batch it cannot apply exactly.
 		sorted := b.sorted.Len()
 		if !e.ApplyBatch(b.sorted) {
@@ -375,6 +421,12 @@ func pipeline(ctx context.Context, src *capture.FileSource, e *analyze.Engine, k
 		}
 		analyzeBatch(e, &b.packets, sorted)
 		free <- b
+		// After the batch: what was read when Ctrl-C came (the frames a
+		// live pipe held) is in the report.
+		if ctx.Err() != nil {
+			interrupted = true
+			break
+		}
 	}
 	// Stop the reader and wait until it has: src is not safe for
 	// concurrent use, and the caller reads its Inputs next.
@@ -479,8 +531,8 @@ func noteInputs(e *analyze.Engine, inputs []capture.InputInfo) {
 func reportInputs(inputs []capture.InputInfo) []analyze.Input {
 	out := make([]analyze.Input, 0, len(inputs))
 	for _, in := range inputs {
-		ri := analyze.Input{Path: in.Path, Format: in.Format, Snaplen: in.Snaplen, Frames: in.Frames,
-			TruncatedAtEnd: in.TruncatedAtEnd, Error: in.Err}
+		ri := analyze.Input{Path: in.Path, Format: in.Format, Snaplen: in.Snaplen, Sections: in.Sections,
+			Frames: in.Frames, DuplicatesDropped: in.Duplicates, TruncatedAtEnd: in.TruncatedAtEnd, Error: in.Err}
 		for _, lt := range in.LinkTypes {
 			ri.LinkTypes = append(ri.LinkTypes, lt.String())
 		}

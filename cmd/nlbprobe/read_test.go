@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -326,13 +327,29 @@ func TestReadCutAfterOneFrame(t *testing.T) {
 }
 
 // TestReadInterrupted: Ctrl-C (a cancelled context) still prints the report
-// of what was read.
+// of what was read, marked partial (the text header's PARTIAL line, JSON
+// "partial" and "partial_reason"), and exits 130 so that a script tells it
+// from a full read. Before, it exited 0 with nothing in the report to say
+// it was cut short.
 func TestReadInterrupted(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	out, stderr, _ := nlbprobe(t, ctx, "read", "fixtures/captures/healthy-unicast.pcap")
-	if !strings.Contains(out, "nlbprobe report") || !strings.Contains(stderr, "interrupted") {
-		t.Fatalf("stdout %q stderr %q", out, stderr)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupt signal received"))
+	out, stderr, code := nlbprobe(t, ctx, "read", "fixtures/captures/healthy-unicast.pcap")
+	if code != exitInterrupted || !strings.Contains(out, "nlbprobe report") || !strings.Contains(stderr, "interrupted") {
+		t.Fatalf("exit %d, stdout %q stderr %q", code, out, stderr)
+	}
+	if !strings.Contains(out, "\n  PARTIAL  interrupted (interrupt signal received) after ") {
+		t.Errorf("no PARTIAL line in the header:\n%s", out)
+	}
+	out, _, code = nlbprobe(t, ctx, "read", "--json", "--fail-on", "none", "fixtures/captures/healthy-unicast.pcap")
+	r := decodeReport(t, out)
+	if code != exitInterrupted || !r.Partial || !strings.HasPrefix(r.PartialReason, "interrupted (interrupt signal received) after ") {
+		t.Errorf("exit %d, partial %v %q", code, r.Partial, r.PartialReason)
+	}
+	// A whole read is not partial.
+	out, _, code = nlbprobe(t, context.Background(), "read", "--json", "--fail-on", "none", "fixtures/captures/healthy-unicast.pcap")
+	if r := decodeReport(t, out); code != exitOK || r.Partial || r.PartialReason != "" {
+		t.Errorf("exit %d, partial %v %q", code, r.Partial, r.PartialReason)
 	}
 }
 

@@ -163,6 +163,11 @@ var readmeRuns = []struct {
 			}
 		}},
 	}},
+	{"read-stdin", []readmeCheck{
+		{code: exitOK, want: "  input    - (standard input) (pcap, Ethernet, snaplen 262144): 176 frames\n", needs: []string{"tcpdump"}},
+		{code: exitOK, want: "  capture  100 frames from "},
+		{code: exitOK, want: "  merged   the inputs overlap: 176 frames that repeat a frame of another input"},
+	}},
 	{"completion", []readmeCheck{
 		{code: exitOK},
 		{code: exitOK, want: "--vantage", needs: []string{"man"}},

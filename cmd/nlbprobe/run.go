@@ -16,6 +16,10 @@ const (
 	exitOK       = 0 // nothing at or above --fail-on
 	exitFindings = 1 // findings at or above --fail-on
 	exitUsage    = 2 // usage or input error
+	// exitInterrupted: Ctrl-C or SIGTERM stopped the run (128 + SIGINT,
+	// as shells report it); the report printed covers what was read and
+	// says it is partial.
+	exitInterrupted = 130
 )
 
 // command is one subcommand. Each lives in its own file and adds itself to
@@ -115,7 +119,8 @@ func printUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "  help     show this, or `nlbprobe help COMMAND` for a command's flags")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or input error.")
+	fmt.Fprintln(w, "Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or input error,")
+	fmt.Fprintln(w, "130 read interrupted (Ctrl-C): the report covers what was read.")
 }
 
 // newFlagSet returns a FlagSet for the registered subcommand name whose
