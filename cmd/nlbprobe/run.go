@@ -114,10 +114,15 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: nlbprobe COMMAND [flags] [args]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
+	// The names in one column, as wide as the longest ("completion").
+	width := len("help")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
 	}
-	fmt.Fprintln(w, "  help     show this, or `nlbprobe help COMMAND` for a command's flags")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
+	}
+	fmt.Fprintf(w, "  %-*s  %s\n", width, "help", "show this, or `nlbprobe help COMMAND` for a command's flags")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or input error,")
 	fmt.Fprintln(w, "130 read interrupted (Ctrl-C): the report covers what was read.")

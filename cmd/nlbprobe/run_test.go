@@ -66,3 +66,32 @@ func TestNearest(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageColumns checks that `nlbprobe help` lists every command with its
+// summary starting in one column, whatever the longest name ("completion"
+// once pushed its summary out of line).
+func TestUsageColumns(t *testing.T) {
+	var b strings.Builder
+	printUsage(&b)
+	lines := strings.Split(b.String(), "\n")
+	col, listed := -1, 0
+	for _, line := range lines {
+		name, rest, ok := strings.Cut(strings.TrimPrefix(line, "  "), " ")
+		if !strings.HasPrefix(line, "  ") || !ok {
+			continue
+		}
+		if _, known := lookup(name); !known && name != "help" {
+			continue
+		}
+		listed++
+		c := len(line) - len(strings.TrimLeft(rest, " "))
+		if col == -1 {
+			col = c
+		} else if c != col {
+			t.Errorf("%q: summary at column %d, want %d", line, c, col)
+		}
+	}
+	if listed != len(commands)+1 {
+		t.Errorf("listed %d commands, want %d and help:\n%s", listed, len(commands), b.String())
+	}
+}
