@@ -13,8 +13,9 @@ import (
 // dashboardExpr is one PromQL expression of the Grafana dashboard, with
 // Grafana's variables replaced by values Prometheus takes.
 type dashboardExpr struct {
-	where string // panel title or variable name
-	expr  string
+	where  string // panel title or variable name
+	expr   string
+	legend string // the target's legendFormat
 }
 
 var (
@@ -79,7 +80,8 @@ func readDashboard(t *testing.T) []dashboardExpr {
 			for _, tg := range targets {
 				m, _ := tg.(map[string]any)
 				if e, ok := m["expr"].(string); ok && e != "" {
-					out = append(out, dashboardExpr{where: "panel " + title, expr: sub(e)})
+					legend, _ := m["legendFormat"].(string)
+					out = append(out, dashboardExpr{where: "panel " + title, expr: sub(e), legend: legend})
 					n++
 				}
 			}
@@ -122,6 +124,14 @@ func TestFleetDashboard(t *testing.T) {
 			if !exported[m] {
 				t.Errorf("%s: %s names %s, which nlbprobe does not serve", e.where, e.expr, m)
 			}
+		}
+		// Remote spans stay apart: in joins, and in the legend, where two
+		// sessions' series would otherwise look the same.
+		for _, err := range sessionMatching(e.expr) {
+			t.Errorf("%s: %s: %v", e.where, e.expr, err)
+		}
+		if strings.Contains(e.legend, "{{vlan}}") && !strings.Contains(e.legend, "{{remote_span}}") {
+			t.Errorf("%s: legend %q names the VLAN but not the remote span", e.where, e.legend)
 		}
 	}
 	for _, want := range []string{"nlbprobe_cluster_hosts", "nlbprobe_cluster_hosts_max", "nlbprobe_cluster_mode",

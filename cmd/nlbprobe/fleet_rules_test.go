@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,8 +216,12 @@ func TestFleetRulesShape(t *testing.T) {
 				t.Errorf("%s: expression names %s, which nlbprobe does not serve", name, m)
 			}
 		}
-		// An alert about a cluster or host says which one.
-		for _, l := range []string{"cluster", "host"} {
+		for _, err := range sessionMatching(r.Expr) {
+			t.Errorf("%s: %v", name, err)
+		}
+		// An alert about a cluster or host says which one, and through
+		// which remote span the probe saw it.
+		for _, l := range []string{"cluster", "host", "remote_span"} {
 			if exprHasLabel(r.Expr, l) && !strings.Contains(r.Annotations["summary"]+r.Annotations["description"], "$labels."+l) {
 				t.Errorf("%s: the series carry %s but the text does not name it", name, l)
 			}
@@ -270,4 +275,59 @@ func descLabels(d interface{ String() string }) []string {
 		return nil
 	}
 	return strings.Split(list, ",")
+}
+
+// sessionMatching checks that an expression keeps remote spans apart: a
+// join or aggregation that matches on vlan matches on remote_span too, and
+// none ignores or aggregates remote_span away. The same cluster or MAC on
+// the same VLAN of two remote spans (two switches mirrored to one probe)
+// are different series; matched on vlan alone they collide (a group_left
+// join fails) or mix (one session's fault alerts for the other).
+func sessionMatching(expr string) []error {
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	check := func(what string, labels []string, keep bool) {
+		if keep && slices.Contains(labels, "vlan") && !slices.Contains(labels, "remote_span") {
+			errs = append(errs, fmt.Errorf("%s (%s) has vlan but not remote_span", what, strings.Join(labels, ", ")))
+		}
+		if !keep && slices.Contains(labels, "remote_span") {
+			errs = append(errs, fmt.Errorf("%s (%s) drops remote_span", what, strings.Join(labels, ", ")))
+		}
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.BinaryExpr:
+			if m := n.VectorMatching; m != nil && len(m.MatchingLabels) > 0 {
+				check(fmt.Sprintf("%s on/ignoring", n.Op), m.MatchingLabels, m.On)
+			}
+		case *parser.AggregateExpr:
+			if len(n.Grouping) > 0 {
+				check(fmt.Sprintf("%s by/without", n.Op), n.Grouping, !n.Without)
+			}
+		}
+		return nil
+	})
+	return errs
+}
+
+// TestSessionMatching: the check finds the joins that would mix remote
+// spans, and passes those that keep them apart.
+func TestSessionMatching(t *testing.T) {
+	for expr, bad := range map[string]bool{
+		`a * on (instance, mac, vlan, svlan) group_left (cluster) b`:              true,
+		`a * on (instance, mac, vlan, svlan, remote_span) group_left (cluster) b`: false,
+		`a and ignoring (remote_span) b`:                                          true,
+		`sum by (instance, vlan) (a)`:                                             true,
+		`sum by (instance, vlan, remote_span) (a)`:                                false,
+		`sum without (remote_span) (a)`:                                           true,
+		`sum by (instance, protocol) (a)`:                                         false,
+		`a and on (instance, job) b`:                                              false,
+	} {
+		if got := len(sessionMatching(expr)) > 0; got != bad {
+			t.Errorf("%s: flagged %v, want %v", expr, got, bad)
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +30,13 @@ const maxSeries = 1024
 // change (a mode, a flooding verdict, a finding's severity) is a value, 0 or
 // 1 per possible state, never a label whose change would end one series and
 // start another; label values are those of the JSON contract (protocol
-// names, vlan and svlan as decimal numbers, "0" for none).
+// names, vlan and svlan as decimal numbers, "0" for none). Every family
+// keyed by VLAN is keyed by remote span too (remote_span: "erspan:7",
+// "vxlan:5070", "" for frames captured directly), as the engine keeps
+// state per session: two switches mirrored to one collector may both carry
+// a cluster on VLAN 10, and series without the session would collide and
+// fail the whole scrape. Only the probe host's own static neighbour
+// entries, never mirrored, go without it.
 
 // metrics serves watch's Prometheus metrics from a private registry. The
 // capture loop publishes a snapshot about once a second; scrapes read the
@@ -67,7 +72,7 @@ type staticARPEntry struct {
 	stale bool
 }
 
-type clusterLabels struct{ cluster, vlan, svlan string }
+type clusterLabels struct{ cluster, vlan, svlan, remoteSpan string }
 
 // clusterState is one cluster as the metrics show it.
 type clusterState struct {
@@ -113,39 +118,39 @@ var (
 
 	descHosts = prometheus.NewDesc("nlbprobe_cluster_hosts",
 		"Hosts of the cluster heartbeating now: each sent a heartbeat within NLB's tolerance of 5 of its heartbeat periods.",
-		[]string{"cluster", "vlan", "svlan"}, nil)
+		[]string{"cluster", "vlan", "svlan", "remote_span"}, nil)
 	descHostsMax = prometheus.NewDesc("nlbprobe_cluster_hosts_max",
 		"The most hosts of the cluster heartbeating at once since this probe started (what the cluster had).",
-		[]string{"cluster", "vlan", "svlan"}, nil)
+		[]string{"cluster", "vlan", "svlan", "remote_span"}, nil)
 	descMode = prometheus.NewDesc("nlbprobe_cluster_mode",
 		"1 for the cluster's mode as its latest heartbeats show it, 0 for the other modes.",
-		[]string{"cluster", "vlan", "svlan", "mode"}, nil)
+		[]string{"cluster", "vlan", "svlan", "remote_span", "mode"}, nil)
 	descModeChanges = prometheus.NewDesc("nlbprobe_cluster_mode_changes_total",
-		"Changes of the cluster's mode (unicast, multicast, igmp) this probe saw.", []string{"cluster", "vlan", "svlan"}, nil)
+		"Changes of the cluster's mode (unicast, multicast, igmp) this probe saw.", []string{"cluster", "vlan", "svlan", "remote_span"}, nil)
 	descHeartbeats = prometheus.NewDesc("nlbprobe_heartbeats_total",
-		"NLB membership heartbeats per cluster host (host = host priority).", []string{"cluster", "vlan", "svlan", "host"}, nil)
+		"NLB membership heartbeats per cluster host (host = host priority).", []string{"cluster", "vlan", "svlan", "remote_span", "host"}, nil)
 	descLastSeen = prometheus.NewDesc("nlbprobe_host_last_seen_age_seconds",
 		"Seconds the cluster host has been silent: since its last heartbeat (NLB drops a host after 5 missed ones).",
-		[]string{"cluster", "vlan", "svlan", "host"}, nil)
+		[]string{"cluster", "vlan", "svlan", "remote_span", "host"}, nil)
 	descPeriod = prometheus.NewDesc("nlbprobe_host_heartbeat_period_seconds",
 		"The cluster host's heartbeat period as measured (NLB's AliveMsgPeriod, 1 s by default).",
-		[]string{"cluster", "vlan", "svlan", "host"}, nil)
+		[]string{"cluster", "vlan", "svlan", "remote_span", "host"}, nil)
 	descMemberMissing = prometheus.NewDesc("nlbprobe_host_igmp_member_missing",
 		"1 when the host of an IGMP-mode cluster heartbeats but has not reported the cluster's IGMP group (igmp-member-missing), else 0.",
-		[]string{"cluster", "vlan", "svlan", "host"}, nil)
+		[]string{"cluster", "vlan", "svlan", "remote_span", "host"}, nil)
 
 	descFloodFrames = prometheus.NewDesc("nlbprobe_cluster_mac_frames_total",
-		"Frames to a cluster MAC.", []string{"mac", "vlan", "svlan"}, nil)
+		"Frames to a cluster MAC.", []string{"mac", "vlan", "svlan", "remote_span"}, nil)
 	descFloodBytes = prometheus.NewDesc("nlbprobe_cluster_mac_bytes_total",
-		"Bytes to a cluster MAC.", []string{"mac", "vlan", "svlan"}, nil)
+		"Bytes to a cluster MAC.", []string{"mac", "vlan", "svlan", "remote_span"}, nil)
 	descFlooding = prometheus.NewDesc("nlbprobe_cluster_mac_flooding",
-		"1 when nlbprobe's verdict on the traffic to a cluster MAC is flooding, else 0.", []string{"mac", "vlan", "svlan"}, nil)
+		"1 when nlbprobe's verdict on the traffic to a cluster MAC is flooding, else 0.", []string{"mac", "vlan", "svlan", "remote_span"}, nil)
 	descMACInfo = prometheus.NewDesc("nlbprobe_cluster_mac_info",
-		"The cluster IP a cluster MAC belongs to, empty while unknown (always 1).", []string{"mac", "vlan", "svlan", "cluster"}, nil)
+		"The cluster IP a cluster MAC belongs to, empty while unknown (always 1).", []string{"mac", "vlan", "svlan", "remote_span", "cluster"}, nil)
 
 	descQuerierMissing = prometheus.NewDesc("nlbprobe_igmp_querier_missing",
 		"1 when hosts report IGMP groups on the VLAN but no querier asked for longer than a switch keeps memberships "+
-			"(igmp-no-querier), else 0; present for VLANs with an IGMP-mode cluster.", []string{"vlan", "svlan"}, nil)
+			"(igmp-no-querier), else 0; present for VLANs with an IGMP-mode cluster.", []string{"vlan", "svlan", "remote_span"}, nil)
 	descStaticARPStale = prometheus.NewDesc("nlbprobe_static_arp_stale",
 		"1 when a permanent neighbour entry of the probe host disagrees with the MAC the wire uses for its IP (stale-static-arp), else 0.",
 		[]string{"interface", "ip", "mac", "vlan", "svlan"}, nil)
@@ -208,7 +213,7 @@ func (m *metrics) publish(s metricsSnapshot) {
 		}
 		st.alive = 0
 		st.memberMissing = nil
-		vlan := frame.MakeVLAN(c.VLAN, c.SVLAN)
+		vlan := reportVLAN(c.VLAN, c.SVLAN, c.RemoteSpan)
 		for _, h := range c.Hosts {
 			if heartbeating(h, s.at) {
 				st.alive++
@@ -254,12 +259,39 @@ func currentFindings(r *analyze.Report, kind finding.Kind) map[string]bool {
 }
 
 func clusterLabelsOf(c analyze.Cluster) clusterLabels {
-	return clusterLabels{c.ClusterIP.String(), vlanLabel(c.VLAN), vlanLabel(c.SVLAN)}
+	return clusterLabels{c.ClusterIP.String(), vlanLabel(c.VLAN), vlanLabel(c.SVLAN), remoteSpanLabel(c.RemoteSpan)}
 }
 
 // vlanLabel is a vlan or svlan label value: the decimal ID, "0" for none
 // (the JSON contract's numbers).
 func vlanLabel(id uint16) string { return strconv.Itoa(int(id)) }
+
+// remoteSpanLabel is a remote_span label value: the JSON contract's
+// remote_span as KIND:ID ("erspan:7", "vxlan:5070"), "" for frames
+// captured directly, which Prometheus stores as no label at all (so the
+// series of a probe without remote spans are those it had before the
+// label).
+func remoteSpanLabel(s *analyze.RemoteSpan) string {
+	if s == nil {
+		return ""
+	}
+	return s.Kind + ":" + strconv.FormatUint(uint64(s.ID), 10)
+}
+
+// reportVLAN is the engine's VLAN (frame.VLAN: tag, outer tag, remote-span
+// session) of a report entry, the key the engine's finding subjects name.
+func reportVLAN(vlan, svlan uint16, s *analyze.RemoteSpan) frame.VLAN {
+	v := frame.MakeVLAN(vlan, svlan)
+	if s == nil {
+		return v
+	}
+	for k := frame.SessionNone + 1; k.String() != "invalid"; k++ {
+		if k.String() == s.Kind {
+			return v.InSession(k, s.ID)
+		}
+	}
+	return v
+}
 
 // Describe sends the descriptions of every metric.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
@@ -339,28 +371,28 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		if c.Mode == addr.ModeIGMP {
-			igmpVLANs[frame.MakeVLAN(c.VLAN, c.SVLAN)] = true
+			igmpVLANs[reportVLAN(c.VLAN, c.SVLAN, c.RemoteSpan)] = true
 		}
-		gauge(descHosts, float64(cs.alive), l.cluster, l.vlan, l.svlan)
-		gauge(descHostsMax, float64(cs.maxAlive), l.cluster, l.vlan, l.svlan)
+		gauge(descHosts, float64(cs.alive), l.cluster, l.vlan, l.svlan, l.remoteSpan)
+		gauge(descHostsMax, float64(cs.maxAlive), l.cluster, l.vlan, l.svlan, l.remoteSpan)
 		for _, mode := range knownModes {
-			gauge(descMode, boolValue(c.Mode == mode), l.cluster, l.vlan, l.svlan, mode.String())
+			gauge(descMode, boolValue(c.Mode == mode), l.cluster, l.vlan, l.svlan, l.remoteSpan, mode.String())
 		}
-		counter(descModeChanges, cs.changes, l.cluster, l.vlan, l.svlan)
+		counter(descModeChanges, cs.changes, l.cluster, l.vlan, l.svlan, l.remoteSpan)
 		for _, h := range c.Hosts {
 			if !limit(&hosts) {
 				continue
 			}
 			host := strconv.Itoa(int(h.Priority))
-			counter(descHeartbeats, h.Heartbeats, l.cluster, l.vlan, l.svlan, host)
-			gauge(descLastSeen, max(now.Sub(h.LastSeen).Seconds(), 0), l.cluster, l.vlan, l.svlan, host)
+			counter(descHeartbeats, h.Heartbeats, l.cluster, l.vlan, l.svlan, l.remoteSpan, host)
+			gauge(descLastSeen, max(now.Sub(h.LastSeen).Seconds(), 0), l.cluster, l.vlan, l.svlan, l.remoteSpan, host)
 			period := h.PeriodSeconds
 			if period <= 0 { // the engine starts every host at NLB's default
 				period = nlb.DefaultPeriod.Seconds()
 			}
-			gauge(descPeriod, period, l.cluster, l.vlan, l.svlan, host)
+			gauge(descPeriod, period, l.cluster, l.vlan, l.svlan, l.remoteSpan, host)
 			if missing, ok := cs.memberMissing[h.Priority]; ok {
-				gauge(descMemberMissing, boolValue(missing), l.cluster, l.vlan, l.svlan, host)
+				gauge(descMemberMissing, boolValue(missing), l.cluster, l.vlan, l.svlan, l.remoteSpan, host)
 			}
 		}
 	}
@@ -368,21 +400,22 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		if !limit(&macs) {
 			continue
 		}
-		mac, vlan, svlan := f.MAC.String(), vlanLabel(f.VLAN), vlanLabel(f.SVLAN)
-		counter(descFloodFrames, f.Frames, mac, vlan, svlan)
-		counter(descFloodBytes, f.Bytes, mac, vlan, svlan)
-		gauge(descFlooding, boolValue(f.Verdict == "flooding"), mac, vlan, svlan)
+		mac, vlan, svlan, span := f.MAC.String(), vlanLabel(f.VLAN), vlanLabel(f.SVLAN), remoteSpanLabel(f.RemoteSpan)
+		counter(descFloodFrames, f.Frames, mac, vlan, svlan, span)
+		counter(descFloodBytes, f.Bytes, mac, vlan, svlan, span)
+		gauge(descFlooding, boolValue(f.Verdict == "flooding"), mac, vlan, svlan, span)
 		cluster := ""
 		if f.ClusterIP.IsValid() {
 			cluster = f.ClusterIP.String()
 		}
-		gauge(descMACInfo, 1, mac, vlan, svlan, cluster)
+		gauge(descMACInfo, 1, mac, vlan, svlan, span, cluster)
 	}
 	for vlan, missing := range queriersMissing(r, igmpVLANs, s.at) {
 		if !limit(&vlans) {
 			continue
 		}
-		gauge(descQuerierMissing, boolValue(missing), vlanLabel(vlan.ID()), vlanLabel(vlan.Outer()))
+		gauge(descQuerierMissing, boolValue(missing), vlanLabel(vlan.ID()), vlanLabel(vlan.Outer()),
+			remoteSpanLabel(finding.RemoteSpanOf(vlan)))
 	}
 	for _, e := range s.staticARP {
 		if !limit(&entries) {
@@ -422,7 +455,8 @@ func (m *metrics) collectFindings(ch chan<- prometheus.Metric, r *analyze.Report
 // engine raised igmp-no-querier (hosts report but no query came for as long
 // as a switch keeps memberships), and no querier has asked since then
 // within that time. The engine raises the finding once; the querier coming
-// back is what clears the metric.
+// back is what clears the metric. VLANs are the engine's: a remote span's
+// session is part of them.
 func queriersMissing(r *analyze.Report, igmpVLANs map[frame.VLAN]bool, now time.Time) map[frame.VLAN]bool {
 	out := map[frame.VLAN]bool{}
 	for v := range igmpVLANs {
@@ -430,48 +464,27 @@ func queriersMissing(r *analyze.Report, igmpVLANs map[frame.VLAN]bool, now time.
 	}
 	lastQuery := map[frame.VLAN]time.Time{}
 	for _, q := range r.Queriers {
-		v := frame.MakeVLAN(q.VLAN, q.SVLAN)
+		v := reportVLAN(q.VLAN, q.SVLAN, q.RemoteSpan)
 		if q.LastSeen.After(lastQuery[v]) {
 			lastQuery[v] = q.LastSeen
 		}
 	}
-	noQuerier := currentFindings(r, finding.IGMPNoQuerier)
-	for subject := range noQuerier {
-		if v, ok := parseVLANSubject(subject); ok {
+	noQuerier := map[frame.VLAN]bool{}
+	for _, f := range r.Findings {
+		if f.Kind == finding.IGMPNoQuerier && f.Severity >= finding.Warning {
+			v := reportVLAN(f.VLAN, f.SVLAN, f.RemoteSpan)
+			noQuerier[v] = true
 			out[v] = false
 		}
 	}
 	for v := range out {
-		if !noQuerier["vlan "+v.String()] {
+		if !noQuerier[v] {
 			continue
 		}
 		last, ok := lastQuery[v]
 		out[v] = !ok || now.Sub(last) >= igmp.MembershipTimeout
 	}
 	return out
-}
-
-// parseVLANSubject reads the subject of a per-VLAN finding, "vlan 10",
-// "vlan 200.10" or "vlan untagged" (frame.VLAN's String).
-func parseVLANSubject(s string) (frame.VLAN, bool) {
-	rest, ok := strings.CutPrefix(s, "vlan ")
-	if !ok {
-		return 0, false
-	}
-	if rest == "untagged" {
-		return 0, true
-	}
-	outer, inner, qinq := strings.Cut(rest, ".")
-	if !qinq {
-		outer, inner = "0", rest
-	}
-	o, err1 := strconv.ParseUint(outer, 10, 12)
-	i, err2 := strconv.ParseUint(inner, 10, 12)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	v := frame.MakeVLAN(uint16(i), uint16(o))
-	return v, v.String() == rest
 }
 
 func boolValue(b bool) float64 {

@@ -2,12 +2,17 @@ package main
 
 import (
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
@@ -29,6 +34,11 @@ func scrapeHandler(t *testing.T, m *metrics) string {
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A collector error (two series with the same labels) fails the whole
+	// scrape: Prometheus gets nothing at all.
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape: %s\n%s", resp.Status, body)
 	}
 	return string(body)
 }
@@ -104,32 +114,32 @@ func TestMetricsScrape(t *testing.T) {
 	for series, want := range map[string]float64{
 		`nlbprobe_build_info{goversion="` + b.GoVersion + `",revision="` + b.Revision + `",version="` + b.Version + `"}`: 1,
 		`nlbprobe_capture_info{interface="eth1",vantage="nonmember"}`:                                                    1,
-		`nlbprobe_kernel_drops_total`:                                                                   3,
-		`nlbprobe_kernel_received_total`:                                                                10,
-		`nlbprobe_kernel_ring_freezes_total`:                                                            1,
-		`nlbprobe_bytes_total{protocol="ipv4"}`:                                                         1234,
-		`nlbprobe_bytes_total{protocol="nlb_heartbeat"}`:                                                99,
-		`nlbprobe_frames_total{protocol="ipv4"}`:                                                        float64(snap.Stats.Protocols.IPv4),
-		`nlbprobe_frames_total{protocol="arp"}`:                                                         float64(snap.Stats.Protocols.ARP),
-		`nlbprobe_frames_total{protocol="nlb_heartbeat"}`:                                               float64(snap.Stats.Protocols.Heartbeats),
-		`nlbprobe_malformed_frames_total`:                                                               0,
-		`nlbprobe_cluster_mac_frames_total{mac="` + mac + `",svlan="0",vlan="0"}`:                       float64(f.Frames),
-		`nlbprobe_cluster_mac_bytes_total{mac="` + mac + `",svlan="0",vlan="0"}`:                        float64(f.Bytes),
-		`nlbprobe_cluster_mac_flooding{mac="` + mac + `",svlan="0",vlan="0"}`:                           1,
-		`nlbprobe_cluster_mac_info{cluster="` + cluster + `",mac="` + mac + `",svlan="0",vlan="0"}`:     1,
-		`nlbprobe_heartbeats_total{cluster="` + cluster + `",host="1",svlan="0",vlan="0"}`:              float64(c.Hosts[0].Heartbeats),
-		`nlbprobe_host_heartbeat_period_seconds{cluster="` + cluster + `",host="1",svlan="0",vlan="0"}`: c.Hosts[0].PeriodSeconds,
-		`nlbprobe_cluster_hosts{cluster="` + cluster + `",svlan="0",vlan="0"}`:                          2,
-		`nlbprobe_cluster_hosts_max{cluster="` + cluster + `",svlan="0",vlan="0"}`:                      2,
-		`nlbprobe_cluster_mode{cluster="` + cluster + `",mode="multicast",svlan="0",vlan="0"}`:          1,
-		`nlbprobe_cluster_mode{cluster="` + cluster + `",mode="unicast",svlan="0",vlan="0"}`:            0,
-		`nlbprobe_cluster_mode{cluster="` + cluster + `",mode="igmp",svlan="0",vlan="0"}`:               0,
-		`nlbprobe_cluster_mode{cluster="` + cluster + `",mode="unknown",svlan="0",vlan="0"}`:            0,
-		`nlbprobe_cluster_mode_changes_total{cluster="` + cluster + `",svlan="0",vlan="0"}`:             0,
-		`nlbprobe_findings{kind="multicast-flooding",severity="warning"}`:                               1,
-		`nlbprobe_findings{kind="multicast-flooding",severity="error"}`:                                 0,
-		`nlbprobe_findings{kind="multicast-flooding",severity="info"}`:                                  0,
-		`nlbprobe_metrics_series_omitted`:                                                               0,
+		`nlbprobe_kernel_drops_total`:                                                                                  3,
+		`nlbprobe_kernel_received_total`:                                                                               10,
+		`nlbprobe_kernel_ring_freezes_total`:                                                                           1,
+		`nlbprobe_bytes_total{protocol="ipv4"}`:                                                                        1234,
+		`nlbprobe_bytes_total{protocol="nlb_heartbeat"}`:                                                               99,
+		`nlbprobe_frames_total{protocol="ipv4"}`:                                                                       float64(snap.Stats.Protocols.IPv4),
+		`nlbprobe_frames_total{protocol="arp"}`:                                                                        float64(snap.Stats.Protocols.ARP),
+		`nlbprobe_frames_total{protocol="nlb_heartbeat"}`:                                                              float64(snap.Stats.Protocols.Heartbeats),
+		`nlbprobe_malformed_frames_total`:                                                                              0,
+		`nlbprobe_cluster_mac_frames_total{mac="` + mac + `",remote_span="",svlan="0",vlan="0"}`:                       float64(f.Frames),
+		`nlbprobe_cluster_mac_bytes_total{mac="` + mac + `",remote_span="",svlan="0",vlan="0"}`:                        float64(f.Bytes),
+		`nlbprobe_cluster_mac_flooding{mac="` + mac + `",remote_span="",svlan="0",vlan="0"}`:                           1,
+		`nlbprobe_cluster_mac_info{cluster="` + cluster + `",mac="` + mac + `",remote_span="",svlan="0",vlan="0"}`:     1,
+		`nlbprobe_heartbeats_total{cluster="` + cluster + `",host="1",remote_span="",svlan="0",vlan="0"}`:              float64(c.Hosts[0].Heartbeats),
+		`nlbprobe_host_heartbeat_period_seconds{cluster="` + cluster + `",host="1",remote_span="",svlan="0",vlan="0"}`: c.Hosts[0].PeriodSeconds,
+		`nlbprobe_cluster_hosts{cluster="` + cluster + `",remote_span="",svlan="0",vlan="0"}`:                          2,
+		`nlbprobe_cluster_hosts_max{cluster="` + cluster + `",remote_span="",svlan="0",vlan="0"}`:                      2,
+		`nlbprobe_cluster_mode{cluster="` + cluster + `",mode="multicast",remote_span="",svlan="0",vlan="0"}`:          1,
+		`nlbprobe_cluster_mode{cluster="` + cluster + `",mode="unicast",remote_span="",svlan="0",vlan="0"}`:            0,
+		`nlbprobe_cluster_mode{cluster="` + cluster + `",mode="igmp",remote_span="",svlan="0",vlan="0"}`:               0,
+		`nlbprobe_cluster_mode{cluster="` + cluster + `",mode="unknown",remote_span="",svlan="0",vlan="0"}`:            0,
+		`nlbprobe_cluster_mode_changes_total{cluster="` + cluster + `",remote_span="",svlan="0",vlan="0"}`:             0,
+		`nlbprobe_findings{kind="multicast-flooding",severity="warning"}`:                                              1,
+		`nlbprobe_findings{kind="multicast-flooding",severity="error"}`:                                                0,
+		`nlbprobe_findings{kind="multicast-flooding",severity="info"}`:                                                 0,
+		`nlbprobe_metrics_series_omitted`:                                                                              0,
 	} {
 		if got := metricValue(page, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
@@ -171,10 +181,10 @@ func TestMetricsStates(t *testing.T) {
 		{
 			scenario: "igmp-member-missing",
 			want: map[string]float64{
-				`nlbprobe_host_igmp_member_missing{cluster="10.20.3.232",host="1",svlan="0",vlan="0"}`: 0,
-				`nlbprobe_host_igmp_member_missing{cluster="10.20.3.232",host="2",svlan="0",vlan="0"}`: 1,
-				`nlbprobe_igmp_querier_missing{svlan="0",vlan="0"}`:                                    0,
-				`nlbprobe_cluster_mode{cluster="10.20.3.232",mode="igmp",svlan="0",vlan="0"}`:          1,
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.3.232",host="1",remote_span="",svlan="0",vlan="0"}`: 0,
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.3.232",host="2",remote_span="",svlan="0",vlan="0"}`: 1,
+				`nlbprobe_igmp_querier_missing{remote_span="",svlan="0",vlan="0"}`:                                    0,
+				`nlbprobe_cluster_mode{cluster="10.20.3.232",mode="igmp",remote_span="",svlan="0",vlan="0"}`:          1,
 			},
 		},
 		{
@@ -182,15 +192,15 @@ func TestMetricsStates(t *testing.T) {
 			// missing yet.
 			scenario: "igmp-member-missing", steps: []time.Duration{4 * time.Second}, after: -1,
 			want: map[string]float64{
-				`nlbprobe_host_igmp_member_missing{cluster="10.20.3.232",host="2",svlan="0",vlan="0"}`: 0,
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.3.232",host="2",remote_span="",svlan="0",vlan="0"}`: 0,
 			},
 		},
 		{
 			scenario: "igmp-no-querier",
 			want: map[string]float64{
-				`nlbprobe_igmp_querier_missing{svlan="0",vlan="0"}`:                                   1,
-				`nlbprobe_host_igmp_member_missing{cluster="10.60.1.50",host="1",svlan="0",vlan="0"}`: 0,
-				`nlbprobe_host_igmp_member_missing{cluster="10.60.1.50",host="2",svlan="0",vlan="0"}`: 0,
+				`nlbprobe_igmp_querier_missing{remote_span="",svlan="0",vlan="0"}`:                                   1,
+				`nlbprobe_host_igmp_member_missing{cluster="10.60.1.50",host="1",remote_span="",svlan="0",vlan="0"}`: 0,
+				`nlbprobe_host_igmp_member_missing{cluster="10.60.1.50",host="2",remote_span="",svlan="0",vlan="0"}`: 0,
 			},
 		},
 		{
@@ -198,11 +208,11 @@ func TestMetricsStates(t *testing.T) {
 			// change.
 			scenario: "mode-change-residue", steps: []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second},
 			want: map[string]float64{
-				`nlbprobe_cluster_mode_changes_total{cluster="10.0.0.50",svlan="0",vlan="0"}`:               1,
-				`nlbprobe_cluster_mode{cluster="10.0.0.50",mode="multicast",svlan="0",vlan="0"}`:            1,
-				`nlbprobe_cluster_mode{cluster="10.0.0.50",mode="unicast",svlan="0",vlan="0"}`:              0,
-				`nlbprobe_cluster_mac_flooding{mac="02:bf:0a:00:00:32",svlan="0",vlan="0"}`:                 1,
-				`nlbprobe_cluster_mac_info{cluster="10.0.0.50",mac="02:bf:0a:00:00:32",svlan="0",vlan="0"}`: 1,
+				`nlbprobe_cluster_mode_changes_total{cluster="10.0.0.50",remote_span="",svlan="0",vlan="0"}`:               1,
+				`nlbprobe_cluster_mode{cluster="10.0.0.50",mode="multicast",remote_span="",svlan="0",vlan="0"}`:            1,
+				`nlbprobe_cluster_mode{cluster="10.0.0.50",mode="unicast",remote_span="",svlan="0",vlan="0"}`:              0,
+				`nlbprobe_cluster_mac_flooding{mac="02:bf:0a:00:00:32",remote_span="",svlan="0",vlan="0"}`:                 1,
+				`nlbprobe_cluster_mac_info{cluster="10.0.0.50",mac="02:bf:0a:00:00:32",remote_span="",svlan="0",vlan="0"}`: 1,
 			},
 		},
 		{
@@ -210,15 +220,15 @@ func TestMetricsStates(t *testing.T) {
 			// later neither is heartbeating, and the cluster had two.
 			scenario: "flooding-nonmember", vantage: analyze.VantageNonMember, steps: []time.Duration{19 * time.Second}, after: 10 * time.Second,
 			want: map[string]float64{
-				`nlbprobe_cluster_hosts{cluster="10.30.0.100",svlan="0",vlan="0"}`:     0,
-				`nlbprobe_cluster_hosts_max{cluster="10.30.0.100",svlan="0",vlan="0"}`: 2,
+				`nlbprobe_cluster_hosts{cluster="10.30.0.100",remote_span="",svlan="0",vlan="0"}`:     0,
+				`nlbprobe_cluster_hosts_max{cluster="10.30.0.100",remote_span="",svlan="0",vlan="0"}`: 2,
 			},
 		},
 		{
 			// 4 s after the last frame: within NLB's 5 missed heartbeats.
 			scenario: "flooding-nonmember", vantage: analyze.VantageNonMember, after: 4 * time.Second,
 			want: map[string]float64{
-				`nlbprobe_cluster_hosts{cluster="10.30.0.100",svlan="0",vlan="0"}`: 2,
+				`nlbprobe_cluster_hosts{cluster="10.30.0.100",remote_span="",svlan="0",vlan="0"}`: 2,
 			},
 		},
 	}
@@ -269,7 +279,7 @@ func TestMetricsQuerierBack(t *testing.T) {
 	feed := newScenarioFeed(t, "igmp-no-querier", analyze.Options{})
 	end := feed.end()
 	snap := feed.e.Snapshot()
-	series := `nlbprobe_igmp_querier_missing{svlan="0",vlan="0"}`
+	series := `nlbprobe_igmp_querier_missing{remote_span="",svlan="0",vlan="0"}`
 	for _, tt := range []struct {
 		name    string
 		querier time.Time // zero: none
@@ -402,4 +412,184 @@ func descName(d interface{ String() string }) string {
 	_, rest, _ := strings.Cut(s, `fqName: "`)
 	name, _, _ := strings.Cut(rest, `"`)
 	return name
+}
+
+// The remote spans of TestMetricsRemoteSpans: switches that mirror to one
+// collector, besides the remote-span scenario's ERSPAN session 7 and VXLAN
+// VNI 5070.
+var (
+	spanCollector, spanCollectorMAC = netip.MustParseAddr("192.0.2.10"), addr.MAC{0x00, 0x15, 0x5d, 0xc0, 0x02, 0x0a}
+	spanSwitchMAC                   = addr.MAC{0x00, 0x1b, 0x54, 0xc0, 0x02, 0xfe}
+)
+
+func erspanSession(typ int, session uint16) func([]byte) []byte {
+	e := &fixtures.ERSPAN{Type: typ, Session: session, Encap: fixtures.ERSPANTagKept,
+		Switch: netip.MustParseAddr("192.0.2.3"), Collector: spanCollector, SwitchMAC: spanSwitchMAC, CollectorMAC: spanCollectorMAC}
+	return func(f []byte) []byte { return e.Wrap(f, false) }
+}
+
+func vxlanSession(vni uint32) func([]byte) []byte {
+	v := fixtures.VXLAN{VNI: vni, SourcePort: 49152, Switch: netip.MustParseAddr("192.0.2.4"), Collector: spanCollector,
+		SwitchMAC: spanSwitchMAC, CollectorMAC: spanCollectorMAC}
+	return v.Wrap
+}
+
+func direct(f []byte) []byte { return f }
+
+// mirror adds the frames of scenario name to c once for each wrapper:
+// the same traffic as several remote spans (and the collector's own link)
+// deliver it.
+func mirror(t *testing.T, c *fixtures.Capture, name string, wraps ...func([]byte) []byte) {
+	t.Helper()
+	sc, ok := fixtures.Lookup(name)
+	if !ok {
+		t.Fatalf("no scenario %s", name)
+	}
+	src, _ := sc.Build()
+	if !src.Start.Equal(c.Start) {
+		t.Fatalf("scenario %s starts at %v, not %v", name, src.Start, c.Start)
+	}
+	for _, r := range src.Records() {
+		for _, wrap := range wraps {
+			c.Add(r.At, wrap(r.Frame))
+		}
+	}
+}
+
+// mirroredInner returns the frame a remote span's frame carries (ERSPAN
+// type II, VXLAN), ok false for any other frame; decoded by gopacket, not
+// by the decoder under test.
+func mirroredInner(f []byte) (inner []byte, ok bool) {
+	p := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.NoCopy)
+	for _, lt := range []gopacket.LayerType{layers.LayerTypeVXLAN, layers.LayerTypeERSPANII} {
+		if l := p.Layer(lt); l != nil {
+			return l.LayerPayload(), true
+		}
+	}
+	return nil, false
+}
+
+// TestMetricsRemoteSpans: a collector that gets the same cluster through
+// several remote spans (and on its own link) serves one series per
+// session, named by remote_span, instead of colliding series that fail
+// the whole scrape; and what metrics.go derives from findings (a member
+// missing, a querier missing) is told apart per session too.
+func TestMetricsRemoteSpans(t *testing.T) {
+	tests := []struct {
+		name  string
+		build func(t *testing.T, c *fixtures.Capture)
+		want  map[string]float64
+	}{
+		{
+			// The remote-span scenario (multicast cluster 10.70.0.100 on
+			// VLAN 70 in ERSPAN session 7, unicast cluster 10.80.0.50
+			// untagged in VXLAN VNI 5070), its mirrored frames mirrored
+			// again by ERSPAN session 8 and seen on the collector's own
+			// link too.
+			name: "remote-span, again in ERSPAN session 8 and direct",
+			build: func(t *testing.T, c *fixtures.Capture) {
+				sc, _ := fixtures.Lookup("remote-span")
+				src, _ := sc.Build()
+				erspan8 := erspanSession(2, 8)
+				n := 0
+				for _, r := range src.Records() {
+					c.Add(r.At, r.Frame)
+					if inner, ok := mirroredInner(r.Frame); ok {
+						c.Add(r.At, erspan8(inner))
+						c.Add(r.At, inner)
+						n++
+					}
+				}
+				if n != 101 {
+					t.Fatalf("%d mirrored frames in remote-span, want 101", n)
+				}
+			},
+			want: map[string]float64{
+				`nlbprobe_cluster_hosts{cluster="10.80.0.50",remote_span="vxlan:5070",svlan="0",vlan="0"}`:                            2,
+				`nlbprobe_cluster_hosts{cluster="10.80.0.50",remote_span="erspan:8",svlan="0",vlan="0"}`:                              2,
+				`nlbprobe_cluster_hosts{cluster="10.80.0.50",remote_span="",svlan="0",vlan="0"}`:                                      2,
+				`nlbprobe_cluster_hosts{cluster="10.70.0.100",remote_span="erspan:7",svlan="0",vlan="70"}`:                            2,
+				`nlbprobe_cluster_mode{cluster="10.80.0.50",mode="unicast",remote_span="erspan:8",svlan="0",vlan="0"}`:                1,
+				`nlbprobe_cluster_mode{cluster="10.70.0.100",mode="multicast",remote_span="erspan:7",svlan="0",vlan="70"}`:            1,
+				`nlbprobe_cluster_mode_changes_total{cluster="10.80.0.50",remote_span="",svlan="0",vlan="0"}`:                         0,
+				`nlbprobe_heartbeats_total{cluster="10.80.0.50",host="3",remote_span="vxlan:5070",svlan="0",vlan="0"}`:                12,
+				`nlbprobe_heartbeats_total{cluster="10.80.0.50",host="3",remote_span="erspan:8",svlan="0",vlan="0"}`:                  12,
+				`nlbprobe_heartbeats_total{cluster="10.80.0.50",host="3",remote_span="",svlan="0",vlan="0"}`:                          12,
+				`nlbprobe_cluster_hosts{cluster="10.70.0.100",remote_span="erspan:8",svlan="0",vlan="70"}`:                            2,
+				`nlbprobe_cluster_hosts{cluster="10.70.0.100",remote_span="",svlan="0",vlan="70"}`:                                    2,
+				`nlbprobe_cluster_mac_frames_total{mac="03:bf:0a:46:00:64",remote_span="erspan:7",svlan="0",vlan="70"}`:               71,
+				`nlbprobe_cluster_mac_frames_total{mac="03:bf:0a:46:00:64",remote_span="erspan:8",svlan="0",vlan="70"}`:               71,
+				`nlbprobe_cluster_mac_frames_total{mac="03:bf:0a:46:00:64",remote_span="",svlan="0",vlan="70"}`:                       71,
+				`nlbprobe_cluster_mac_flooding{mac="03:bf:0a:46:00:64",remote_span="erspan:8",svlan="0",vlan="70"}`:                   1,
+				`nlbprobe_cluster_mac_info{cluster="10.70.0.100",mac="03:bf:0a:46:00:64",remote_span="erspan:7",svlan="0",vlan="70"}`: 1,
+				`nlbprobe_cluster_mac_info{cluster="10.70.0.100",mac="03:bf:0a:46:00:64",remote_span="",svlan="0",vlan="70"}`:         1,
+				`nlbprobe_metrics_series_omitted`: 0,
+			},
+		},
+		{
+			// An IGMP-mode cluster whose host 2 never reports, mirrored
+			// by ERSPAN type III session 3 and VXLAN VNI 9.
+			name: "igmp-member-missing in two sessions",
+			build: func(t *testing.T, c *fixtures.Capture) {
+				mirror(t, c, "igmp-member-missing", erspanSession(3, 3), vxlanSession(9))
+			},
+			want: map[string]float64{
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.3.232",host="2",remote_span="erspan:3",svlan="0",vlan="0"}`: 1,
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.3.232",host="1",remote_span="erspan:3",svlan="0",vlan="0"}`: 0,
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.3.232",host="2",remote_span="vxlan:9",svlan="0",vlan="0"}`:  1,
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.3.232",host="1",remote_span="vxlan:9",svlan="0",vlan="0"}`:  0,
+				`nlbprobe_igmp_querier_missing{remote_span="erspan:3",svlan="0",vlan="0"}`:                                    0,
+				`nlbprobe_igmp_querier_missing{remote_span="vxlan:9",svlan="0",vlan="0"}`:                                     0,
+			},
+		},
+		{
+			// No querier: through a remote span and on the collector's
+			// own link alike.
+			name: "igmp-no-querier mirrored and direct",
+			build: func(t *testing.T, c *fixtures.Capture) {
+				mirror(t, c, "igmp-no-querier", vxlanSession(9), direct)
+			},
+			want: map[string]float64{
+				`nlbprobe_igmp_querier_missing{remote_span="vxlan:9",svlan="0",vlan="0"}`:               1,
+				`nlbprobe_igmp_querier_missing{remote_span="",svlan="0",vlan="0"}`:                      1,
+				`nlbprobe_cluster_hosts{cluster="10.60.1.50",remote_span="vxlan:9",svlan="0",vlan="0"}`: 2,
+				`nlbprobe_cluster_hosts{cluster="10.60.1.50",remote_span="",svlan="0",vlan="0"}`:        2,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fixtures.NewCapture()
+			tt.build(t, c)
+			recs := c.Records()
+			e := analyze.New(analyze.Options{})
+			for i, r := range recs {
+				e.Packet(r.Frame, analyze.Meta{Frame: uint64(i + 1), Time: c.Start.Add(r.At), Length: len(r.Frame), LinkType: c.LinkType})
+			}
+			snap := e.Snapshot()
+			m := newMetrics("eth1", "span")
+			m.publish(metricsSnapshot{report: snap, at: snap.Capture.End})
+			page := scrapeHandler(t, m)
+			for series, want := range tt.want {
+				if got := metricValue(page, series); got != want {
+					t.Errorf("%s = %v, want %v", series, got, want)
+				}
+			}
+			promtoolCheckMetrics(t, page)
+		})
+	}
+}
+
+// TestMetricsRemoteSpanLabel: every family keyed by VLAN is keyed by
+// remote span too, except the probe host's own static neighbour entries,
+// which no remote span carries.
+func TestMetricsRemoteSpanLabel(t *testing.T) {
+	for _, d := range allDescs {
+		labels := descLabels(d)
+		has := slices.Contains(labels, "remote_span")
+		want := slices.Contains(labels, "vlan") && d != descStaticARPStale
+		if has != want {
+			t.Errorf("%s labels %v: remote_span %v, want %v", descName(d), labels, has, want)
+		}
+	}
 }

@@ -192,7 +192,7 @@ func TestREADMEWatchExamples(t *testing.T) {
 		var res readmeResult
 		ok := waitFor(15*time.Second, func() bool {
 			res = rl.run(t, l.probe, "bash", prometheus[1])
-			if strings.Contains(res.stdout, `nlbprobe_cluster_hosts{cluster="172.31.3.232",svlan="0",vlan="0"} 2`) {
+			if strings.Contains(res.stdout, `nlbprobe_cluster_hosts{cluster="172.31.3.232",remote_span="",svlan="0",vlan="0"} 2`) {
 				return true
 			}
 			time.Sleep(400 * time.Millisecond) // the metrics are refreshed once a second

@@ -131,7 +131,7 @@ func TestWatchNonMemberPortFlooded(t *testing.T) {
 	var metrics string
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		metrics = scrape(t, l.probe, "127.0.0.1:9716")
-		series := `nlbprobe_cluster_mac_frames_total{mac="01:00:5e:7f:03:e8",svlan="0",vlan="0"}`
+		series := `nlbprobe_cluster_mac_frames_total{mac="01:00:5e:7f:03:e8",remote_span="",svlan="0",vlan="0"}`
 		if v := metricValue(metrics, series); v >= clientCount || time.Now().After(deadline) {
 			if v < clientCount {
 				t.Errorf("%s is %v, want at least the client's %d", series, v, clientCount)
@@ -140,17 +140,17 @@ func TestWatchNonMemberPortFlooded(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`nlbprobe_cluster_mac_frames_total{mac="01:00:5e:7f:03:e8",svlan="0",vlan="0"}`,
-		`nlbprobe_cluster_mac_flooding{mac="01:00:5e:7f:03:e8",svlan="0",vlan="0"} 1`,
-		`nlbprobe_heartbeats_total{cluster="172.31.3.232",host="1",svlan="0",vlan="0"}`,
-		`nlbprobe_heartbeats_total{cluster="172.31.3.232",host="2",svlan="0",vlan="0"}`,
-		`nlbprobe_cluster_mode{cluster="172.31.3.232",mode="igmp",svlan="0",vlan="0"} 1`,
+		`nlbprobe_cluster_mac_frames_total{mac="01:00:5e:7f:03:e8",remote_span="",svlan="0",vlan="0"}`,
+		`nlbprobe_cluster_mac_flooding{mac="01:00:5e:7f:03:e8",remote_span="",svlan="0",vlan="0"} 1`,
+		`nlbprobe_heartbeats_total{cluster="172.31.3.232",host="1",remote_span="",svlan="0",vlan="0"}`,
+		`nlbprobe_heartbeats_total{cluster="172.31.3.232",host="2",remote_span="",svlan="0",vlan="0"}`,
+		`nlbprobe_cluster_mode{cluster="172.31.3.232",mode="igmp",remote_span="",svlan="0",vlan="0"} 1`,
 		`nlbprobe_findings{kind="multicast-flooding",severity="warning"} 1`,
 		`nlbprobe_findings{kind="stale-static-arp",severity="error"} 1`,
 		`nlbprobe_static_arp_stale{interface="eth0",ip="172.31.3.232",mac="` + oldMAC.String() + `",svlan="0",vlan="0"} 1`,
 		`nlbprobe_frames_total{protocol="nlb_heartbeat"}`,
 		`nlbprobe_bytes_total{protocol="ipv4"}`,
-		`nlbprobe_host_last_seen_age_seconds{cluster="172.31.3.232",host="2",svlan="0",vlan="0"}`,
+		`nlbprobe_host_last_seen_age_seconds{cluster="172.31.3.232",host="2",remote_span="",svlan="0",vlan="0"}`,
 		`nlbprobe_kernel_drops_total 0`,
 		`nlbprobe_capture_info{interface="eth0",vantage="nonmember"} 1`,
 		`nlbprobe_build_info{`,
