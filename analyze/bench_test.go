@@ -13,6 +13,7 @@ import (
 
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/internal/testcapture"
 	"github.com/nlbprobe/nlbprobe/fixtures"
@@ -125,9 +126,19 @@ func TestRemoteSpanAllocs(t *testing.T) {
 	}
 	recs = slices.Clone(recs[:30000])
 	wrap := remoteSpanWrappers()
+	mirrorCut := &fixtures.ERSPAN{Type: 2, Session: 9, Encap: fixtures.ERSPANTagKept, Switch: netip.MustParseAddr("192.0.2.2"),
+		Collector: netip.MustParseAddr("192.0.2.10"), SwitchMAC: addr.MAC{0, 0x1b, 0x54, 0, 2, 2}, CollectorMAC: addr.MAC{0, 0x15, 0x5d, 0, 2, 10}}
+	mirrorCuts := 0
 	for i, r := range recs {
 		// A frame the mix cut (heartbeats, at 128 bytes) is mirrored
-		// whole and cut by the collector's snaplen.
+		// whole and cut by the collector's snaplen, or, every other one,
+		// cut by the mirroring switch (the T bit) and captured whole.
+		if len(r.Data) < r.WireLen && i%2 == 0 {
+			data := mirrorCut.Wrap(r.Data, true)
+			recs[i] = testcapture.Record{Data: data, WireLen: len(data), Time: r.Time, LinkType: r.LinkType}
+			mirrorCuts++
+			continue
+		}
 		whole := append(slices.Clone(r.Data), make([]byte, r.WireLen-len(r.Data))...)
 		data := wrap[i%len(wrap)](whole)
 		cut := r.WireLen - len(r.Data)
@@ -144,6 +155,15 @@ func TestRemoteSpanAllocs(t *testing.T) {
 	feed(0)
 	if s := e.Stats(); s.Encapsulated.Total() != uint64(len(recs)) || s.Protocols.Heartbeats == 0 || s.Protocols.ARP == 0 || s.Malformed != 0 {
 		t.Fatalf("stats %+v: want every frame mirrored, heartbeats and ARP among them, none malformed", s)
+	}
+	cutBySwitch := uint64(0)
+	for _, f := range e.Report().Findings {
+		if f.Kind == finding.CaptureTruncated && f.Subject == "erspan session 9" {
+			cutBySwitch = f.Count
+		}
+	}
+	if mirrorCuts == 0 || cutBySwitch != uint64(mirrorCuts) {
+		t.Fatalf("%d frames cut by the mirror, %d in its capture-truncated finding", mirrorCuts, cutBySwitch)
 	}
 	pass := 0
 	allocs := testing.AllocsPerRun(3, func() { pass++; feed(pass) })

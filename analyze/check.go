@@ -541,35 +541,56 @@ func (e *Engine) checkEvictions(now int64) {
 	})
 }
 
-// finishTruncation completes the capture-truncated finding with what the
-// cut hid.
+// finishTruncation completes the capture-truncated findings with what the
+// whole capture showed: the one of the capture's snaplen and those of the
+// remote-span sessions whose switch cut frames.
 func (e *Engine) finishTruncation() {
-	f, ok := e.store.Get(finding.Key{Kind: finding.CaptureTruncated})
-	if !ok {
-		return
+	if f, ok := e.store.Get(finding.Key{Kind: finding.CaptureTruncated}); ok {
+		s := &e.stats
+		f.Message = fmt.Sprintf("%d of %s %s cut by the capture's snaplen (at most %d bytes kept)",
+			s.Truncated, finding.Plural(s.Frames, "frame", "frames"), finding.Verb(s.Truncated, "was", "were"), e.maxCutCaptured) +
+			heartbeatsCut(s.TruncatedHeartbeats, e.minHeartbeatCut)
 	}
-	s := &e.stats
-	msg := fmt.Sprintf("%d of %s %s cut by the capture's snaplen (at most %d bytes kept)",
-		s.Truncated, finding.Plural(s.Frames, "frame", "frames"), finding.Verb(s.Truncated, "was", "were"), e.maxCutCaptured)
-	if s.TruncatedHeartbeats > 0 {
-		c := e.minHeartbeatCut
-		msg += fmt.Sprintf("; %s %s truncated, the shortest to %d of %d payload bytes: ",
-			finding.Plural(s.TruncatedHeartbeats, "NLB heartbeat", "NLB heartbeats"), finding.Verb(s.TruncatedHeartbeats, "was", "were"),
-			c, frame.MembershipLen)
-		switch {
-		case c < 16:
-			msg += "cluster IP and priority were taken from the masked source MAC where there was one, dedicated IP, version and port rules are unknown"
-		case c < 20:
-			msg += "dedicated IP and port rules are unknown"
-		case c < 28:
-			msg += "convergence state and port rules are unknown"
-		case c < 44+4*frame.MaxPortRules:
-			msg += "port rules were compared only where all of a host's rule codes were captured"
-		default:
-			msg += "only the load maps were cut, which nlbprobe does not use"
+	for session, mc := range e.mirrorCuts {
+		f, ok := e.store.Get(mirrorCutKey(session))
+		if !ok {
+			continue
 		}
+		kind, id := session.Session()
+		to := ""
+		if mc.maxKept > 0 {
+			to = fmt.Sprintf(" to at most %d bytes", mc.maxKept)
+		}
+		msg := fmt.Sprintf("%s of %s session %d %s cut%s by the switch that mirrored them, before it sent them (T bit in the ERSPAN header)",
+			finding.Plural(mc.frames, "frame", "frames"), strings.ToUpper(kind.String()), id, finding.Verb(mc.frames, "was", "were"), to)
+		if mc.alsoSnaplen > 0 {
+			msg += fmt.Sprintf("; %d of them %s also cut by the capture's snaplen", mc.alsoSnaplen, finding.Verb(mc.alsoSnaplen, "was", "were"))
+		}
+		f.Message = msg + heartbeatsCut(mc.heartbeats, mc.minHeartbeat)
 	}
-	f.Message = msg
+}
+
+// heartbeatsCut says, after a truncation message, what n cut heartbeats
+// lost, the shortest of them kept to minKept payload bytes; "" for none.
+func heartbeatsCut(n uint64, minKept int) string {
+	if n == 0 {
+		return ""
+	}
+	msg := fmt.Sprintf("; %s %s truncated, the shortest to %d of %d payload bytes: ",
+		finding.Plural(n, "NLB heartbeat", "NLB heartbeats"), finding.Verb(n, "was", "were"), minKept, frame.MembershipLen)
+	switch {
+	case minKept < 16:
+		msg += "cluster IP and priority were taken from the masked source MAC where there was one, dedicated IP, version and port rules are unknown"
+	case minKept < 20:
+		msg += "dedicated IP and port rules are unknown"
+	case minKept < 28:
+		msg += "convergence state and port rules are unknown"
+	case minKept < 44+4*frame.MaxPortRules:
+		msg += "port rules were compared only where all of a host's rule codes were captured"
+	default:
+		msg += "only the load maps were cut, which nlbprobe does not use"
+	}
+	return msg
 }
 
 // finishDeclared reports the clusters the user expects (--cluster) that

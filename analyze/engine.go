@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -15,6 +16,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/igmp"
 	"github.com/nlbprobe/nlbprobe/analyze/nlb"
+	rem "github.com/nlbprobe/nlbprobe/analyze/remedy"
 	"github.com/nlbprobe/nlbprobe/analyze/timeline"
 )
 
@@ -151,8 +153,15 @@ type Engine struct {
 	jumpFrame uint64
 	jumpTime  int64
 
+	// What the capture's snaplen cut (capture-truncated): the most bytes
+	// kept of a cut frame, the fewest of a cut heartbeat's payload.
 	maxCutCaptured  int
 	minHeartbeatCut int
+	// mirrorCuts is what each ERSPAN session's switch cut before sending
+	// (capture-truncated of that session), by the session as a VLAN with
+	// no tag; at most 1024 entries, as ERSPAN session IDs have 10 bits and
+	// only ERSPAN marks a frame cut.
+	mirrorCuts map[frame.VLAN]*mirrorCut
 
 	// roles is what the ARP bindings say about each cluster MAC, rebuilt
 	// by every check (scanBindings) for the remedies of the findings.
@@ -232,7 +241,7 @@ func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt 
 		e.malformed(f, frameNo, now)
 		return
 	case frame.Truncated:
-		e.truncated(f, frameNo, len(data), now)
+		e.truncated(f, frameNo, len(data), len(data) < wireLen, now)
 	}
 	if f.Tags > 0 {
 		s.Protocols.VLANTagged++
@@ -509,6 +518,9 @@ func (e *Engine) flushTouches() {
 		c.pending = 0
 	}
 	flush(&e.truncTouch, finding.Key{Kind: finding.CaptureTruncated})
+	for session, mc := range e.mirrorCuts {
+		flush(&mc.touch, mirrorCutKey(session))
+	}
 	for r := range e.malformedTouch {
 		flush(&e.malformedTouch[r], finding.Key{Kind: finding.MalformedFrame, N: int64(r)})
 	}
@@ -532,7 +544,17 @@ func (e *Engine) malformed(f *frame.Frame, frameNo uint64, now int64) {
 	})
 }
 
-func (e *Engine) truncated(f *frame.Frame, frameNo uint64, captured int, now int64) {
+// truncated counts a frame cut short: by the capture's snaplen (the
+// record holds less than the wire had: snaplen), by the switch that
+// mirrored it (f.MirrorCut), or by both, each in its own
+// capture-truncated finding, as each has its own remedy.
+func (e *Engine) truncated(f *frame.Frame, frameNo uint64, captured int, snaplen bool, now int64) {
+	if f.MirrorCut {
+		e.mirrorCutFrame(f, frameNo, snaplen, now)
+		if !snaplen {
+			return
+		}
+	}
 	if f.Kind == frame.KindHeartbeat {
 		e.stats.TruncatedHeartbeats++
 		if c := f.Heartbeat.Captured; e.minHeartbeatCut == 0 || c < e.minHeartbeatCut {
@@ -542,7 +564,7 @@ func (e *Engine) truncated(f *frame.Frame, frameNo uint64, captured int, now int
 	e.truncatedFrame(frameNo, captured, now)
 }
 
-// truncatedFrame is truncated for any kind of frame.
+// truncatedFrame counts a frame of any kind cut by the capture's snaplen.
 func (e *Engine) truncatedFrame(frameNo uint64, captured int, now int64) {
 	e.stats.Truncated++
 	e.maxCutCaptured = max(e.maxCutCaptured, captured)
@@ -558,6 +580,80 @@ func (e *Engine) truncatedFrame(frameNo uint64, captured int, now int64) {
 		Remedy:   "capture whole frames to see whole heartbeats (tcpdump -s 0; pktmon start --capture --pkt-size 0, as pktmon keeps 128 bytes by default)",
 		Evidence: []uint64{frameNo},
 	})
+}
+
+// mirrorCut is what one remote-span session's switch cut before sending.
+type mirrorCut struct {
+	frames uint64
+	// alsoSnaplen counts the frames the capture's snaplen cut again:
+	// their size says nothing of what the switch sent.
+	alsoSnaplen uint64
+	// maxKept is the most bytes of a cut frame the switch sent,
+	// heartbeats and minHeartbeat the heartbeats among the cut frames and
+	// the fewest payload bytes one kept (of frames the snaplen left
+	// whole).
+	maxKept      int
+	heartbeats   uint64
+	minHeartbeat int
+	touch        touchCount
+}
+
+// mirrorCutKey is the key of the capture-truncated finding of the frames
+// the switch of session (a VLAN with no tag) cut: the finding carries the
+// session as its remote_span.
+func mirrorCutKey(session frame.VLAN) finding.Key {
+	return finding.Key{Kind: finding.CaptureTruncated, VLAN: uint64(session)}
+}
+
+// mirrorCutFrame counts a frame the switch of its remote span cut before
+// sending (ERSPAN's T bit): it may have lost all its bytes past the
+// switch's mirror MTU, whatever the capture's snaplen.
+func (e *Engine) mirrorCutFrame(f *frame.Frame, frameNo uint64, snaplen bool, now int64) {
+	kind, id := f.VLAN.Session()
+	session := frame.VLAN(0).InSession(kind, id)
+	mc := e.mirrorCuts[session]
+	if mc == nil {
+		if e.mirrorCuts == nil {
+			e.mirrorCuts = map[frame.VLAN]*mirrorCut{}
+		}
+		mc = &mirrorCut{}
+		e.mirrorCuts[session] = mc
+	}
+	mc.frames++
+	if snaplen {
+		mc.alsoSnaplen++
+	} else {
+		mc.maxKept = max(mc.maxKept, f.Len)
+		if f.Kind == frame.KindHeartbeat {
+			mc.heartbeats++
+			if c := f.Heartbeat.Captured; mc.minHeartbeat == 0 || c < mc.minHeartbeat {
+				mc.minHeartbeat = c
+			}
+		}
+	}
+	key := mirrorCutKey(session)
+	if e.touch(&mc.touch, key, frameNo) {
+		return
+	}
+	e.store.Raise(key, finding.Finding{
+		Severity: finding.Info, Subject: kind.String() + " session " + strconv.FormatUint(uint64(id), 10), Time: at(now),
+		Message:  "frames were cut by the switch that mirrored them (ERSPAN T bit)", // completed by finishTruncation
+		Remedy:   mirrorCutRemedy(id),
+		Evidence: []uint64{frameNo},
+	})
+}
+
+// mirrorCutRemedy is what to do about frames the switch of ERSPAN session
+// id cut: let the session carry whole frames, and the path to the
+// collector carry them with their encapsulation (the switch sets DF, and
+// nlbprobe does not reassemble fragments).
+func mirrorCutRemedy(id uint32) string {
+	return "let the mirror session carry whole frames: on the switch that mirrors ERSPAN session " + strconv.FormatUint(uint64(id), 10) +
+		", raise the session's MTU (Cisco IOS XE: " + rem.Code(rem.CiscoShowMonitor) + " names the source session whose destination has " +
+		rem.Code(rem.CiscoERSPANID(id)) + "; in it " + rem.Code(rem.CiscoERSPANSource) + ", " + rem.Code(rem.CiscoERSPANDestination) +
+		", " + rem.Code(rem.CiscoERSPANMTU(rem.CiscoERSPANMaxMTU)) + "; other switches: the mirror session's MTU or truncation setting), " +
+		"and give every link from that switch to this collector an MTU that carries a whole frame with its encapsulation " +
+		"(ERSPAN type II over IPv4 adds 36 bytes: an IP MTU of 1554 for a 1518-byte frame), or mirror to a collector that has such a path"
 }
 
 // Report returns what the engine knows now, without ending the analysis:

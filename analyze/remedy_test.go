@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
@@ -137,11 +139,23 @@ func staticARPReports(t *testing.T) []reportCase {
 	return out
 }
 
+// mirrorCutReports raises capture-truncated for frames an ERSPAN
+// session's switch cut (T bit), which no fixture capture has.
+func mirrorCutReports() []reportCase {
+	tf := newTruncationFrames()
+	e := analyze.New(analyze.Options{})
+	for i, r := range []cutRecord{tf.mirrored(7, 300, 0), tf.mirrored(1023, 128, 0), tf.direct(200)} {
+		e.PacketAt(r.kept(), uint64(i+1), int64(i+1)*1e9, len(r.data), layers.LinkTypeEthernet)
+	}
+	return []reportCase{{"ERSPAN sessions cut by their switch", e.Finish()}}
+}
+
 func TestRemedies(t *testing.T) {
 	var cases []reportCase
 	cases = append(cases, fixtureReports(t)...)
 	cases = append(cases, scenarioReports(t)...)
 	cases = append(cases, staticARPReports(t)...)
+	cases = append(cases, mirrorCutReports()...)
 	cases = append(cases, sharedReports(t)...)
 	kinds := map[finding.Kind]int{}
 	commands := 0
@@ -189,7 +203,7 @@ var (
 	placeholderRE = regexp.MustCompile(`<[^<>]*>`)
 	// Commands written outside backquotes, which a script cannot extract
 	// (and a reader may paste with the prose around them).
-	bareCommandRE = regexp.MustCompile(`\b(no arp \d|arp \d+\.\d+\.\d+\.\d+ [0-9a-f]{4}\.|clear ip arp|mac address-table|show (mac|ip) |ip (neigh|link|igmp) |bridge (mdb|fdb) |(Get|Set|Remove|New|Restart|Add)-[A-Z][A-Za-z]+|nlb\.exe \w)`)
+	bareCommandRE = regexp.MustCompile(`\b(no arp \d|arp \d+\.\d+\.\d+\.\d+ [0-9a-f]{4}\.|clear ip arp|mac address-table|show (mac|ip|monitor) |monitor session [\d<]|erspan-id \d|type erspan-source|ip (neigh|link|igmp) |bridge (mdb|fdb) |(Get|Set|Remove|New|Restart|Add)-[A-Z][A-Za-z]+|nlb\.exe \w)`)
 )
 
 // checkRemedy checks one finding's remedy and returns the effects of its
@@ -361,6 +375,14 @@ func ciscoMAC(s string) (addr.MAC, error) {
 	return addr.ParseMAC(s)
 }
 
+// numberIn checks that s, the argument of what, is a number from lo to hi.
+func numberIn(what, s string, lo, hi int) error {
+	if n, err := strconv.Atoi(s); err != nil || n < lo || n > hi {
+		return fmt.Errorf("%s %q: want a number from %d to %d", what, s, lo, hi)
+	}
+	return nil
+}
+
 // vlanWord is a VLAN ID (1-4094) or the unknown-VLAN placeholder.
 func vlanWord(s string) error {
 	if s == remedy.VLAN {
@@ -384,7 +406,13 @@ func vlanWord(s string) error {
 //     vlan-id [interface interface-id]; multicast MACs take several ports;
 //   - "show mac address-table address mac-addr [vlan vlan-id]";
 //   - "show ip igmp snooping groups [vlan vlan-id]", "show ip igmp snooping
-//     querier [vlan vlan-id]", "ip igmp snooping querier" (global).
+//     querier [vlan vlan-id]", "ip igmp snooping querier" (global);
+//   - ERSPAN source sessions (IOS XE configuration guides, "Configuring
+//     ERSPAN"): monitor session span-session-number type erspan-source
+//     (1 to 1024), in it the destination submode ("destination"), and in
+//     that "erspan-id erspan-flow-id" (1 to 1023) and "mtu mtu-size" (176
+//     to 9000); "show monitor [session {session-number | all | local |
+//     remote | erspan-source | erspan-destination} [detail]]".
 func parseCisco(w []string) ([]effect, error) {
 	line := strings.Join(w, " ")
 	neg := w[0] == "no"
@@ -454,6 +482,29 @@ func parseCisco(w []string) ([]effect, error) {
 		return nil, optVLAN(w[5:])
 	case len(w) == 4 && strings.Join(w, " ") == "ip igmp snooping querier":
 		return nil, nil
+	case !neg && len(w) == 5 && w[0] == "monitor" && w[1] == "session" && w[3] == "type" && w[4] == "erspan-source":
+		if w[2] == remedy.MonitorSession {
+			return nil, nil
+		}
+		return nil, numberIn("monitor session", w[2], 1, 1024)
+	case !neg && len(w) == 1 && w[0] == "destination":
+		return nil, nil
+	case !neg && len(w) == 2 && w[0] == "erspan-id":
+		return nil, numberIn("erspan-id", w[1], 1, 1023)
+	case !neg && len(w) == 2 && w[0] == "mtu":
+		return nil, numberIn("ERSPAN mtu", w[1], 176, 9000)
+	case !neg && len(w) >= 3 && strings.Join(w[:3], " ") == "show monitor session":
+		rest := w[3:]
+		if len(rest) > 0 && rest[len(rest)-1] == "detail" {
+			rest = rest[:len(rest)-1]
+		}
+		if len(rest) == 1 && slices.Contains([]string{"all", "local", "remote", "erspan-source", "erspan-destination"}, rest[0]) {
+			return nil, nil
+		}
+		if len(rest) == 1 {
+			return nil, numberIn("monitor session", rest[0], 1, 1024)
+		}
+		return nil, fmt.Errorf("want show monitor session {N | all | local | remote | erspan-source | erspan-destination} [detail], got %q", line)
 	}
 	return nil, fmt.Errorf("not a Cisco IOS command this grammar knows: %q", line)
 }

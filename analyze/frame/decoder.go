@@ -128,6 +128,10 @@ type Frame struct {
 	// VXLAN): the Frame is then the mirrored frame, and VLAN carries the
 	// session. EncapNone for a frame seen directly.
 	Encap Encap
+	// MirrorCut is set when the remote span's switch cut the mirrored
+	// frame before it sent it (ERSPAN's T bit): Status is then Truncated
+	// however whole the capture kept what came.
+	MirrorCut bool
 
 	ARP  ARP
 	IPv4 struct {
@@ -395,7 +399,7 @@ func (d *Decoder) reset(wireLen int) *Frame {
 	f.Kind, f.Status, f.Reason, f.Err = KindOther, OK, ReasonNone, nil
 	f.Src, f.Dst, f.DstKnown, f.PacketType = addr.MAC{}, addr.MAC{}, true, 0
 	f.VLAN, f.Tags, f.EtherType = 0, 0, 0
-	f.Len, f.Encap = wireLen, EncapNone
+	f.Len, f.Encap, f.MirrorCut = wireLen, EncapNone, false
 	f.IGMP, f.Heartbeat = nil, nil
 	d.vlans.reset()
 	return f

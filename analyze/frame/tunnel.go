@@ -331,7 +331,7 @@ func (d *Decoder) decodeTunnel(data []byte, wireLen int, t *tunnel) *Frame {
 	d.inTunnel = true
 	f := d.decodeFrame(layers.LinkTypeEthernet, data[t.inner:t.end], t.wire)
 	d.inTunnel = false
-	f.Encap = t.encap
+	f.Encap, f.MirrorCut = t.encap, t.cut
 	if f.Tags == 0 && t.vlan != 0 {
 		f.VLAN = MakeVLAN(t.vlan, 0)
 	}

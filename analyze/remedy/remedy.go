@@ -43,10 +43,14 @@ const (
 	VMName = "<VM name>"
 	// NLBAdapter: the Windows network adapter NLB is bound to.
 	NLBAdapter = "<NLB adapter>"
+	// MonitorSession: the number of a switch's monitor (SPAN) session,
+	// which only the switch knows: an ERSPAN header carries the session's
+	// ERSPAN ID instead.
+	MonitorSession = "<monitor session>"
 )
 
 // Placeholders lists every placeholder a remedy may hold.
-var Placeholders = []string{SwitchPorts, Bridge, BridgePort, VLAN, VMName, NLBAdapter}
+var Placeholders = []string{SwitchPorts, Bridge, BridgePort, VLAN, VMName, NLBAdapter, MonitorSession}
 
 // Code puts a command in backquotes, the form Commands extracts.
 func Code(cmd string) string { return "`" + cmd + "`" }
@@ -120,6 +124,38 @@ const CiscoShowQuerier = "show ip igmp snooping querier"
 
 // CiscoQuerier makes a Catalyst switch the IGMP snooping querier.
 const CiscoQuerier = "ip igmp snooping querier"
+
+// Cisco IOS XE ERSPAN source sessions (Catalyst 9000 "Configuring
+// ERSPAN"): `monitor session N type erspan-source` enters the session, its
+// `destination` submode holds `erspan-id` (the ID the ERSPAN header
+// carries) and `mtu`, the size the switch cuts mirrored frames to (and
+// sets the header's T bit on those it cut).
+
+// CiscoShowMonitor lists the monitor sessions with their ERSPAN IDs and
+// MTU.
+const CiscoShowMonitor = "show monitor session all"
+
+// CiscoERSPANSource enters the configuration of an ERSPAN source session,
+// whose number the capture cannot know.
+var CiscoERSPANSource = fmt.Sprintf("monitor session %s type erspan-source", MonitorSession)
+
+// CiscoERSPANDestination enters an ERSPAN source session's destination
+// submode, where its ERSPAN ID and MTU are.
+const CiscoERSPANDestination = "destination"
+
+// CiscoERSPANID is the line of a session's destination that gives the
+// ERSPAN ID the headers carry: how a switch's session is found from a
+// capture.
+func CiscoERSPANID(id uint32) string { return fmt.Sprintf("erspan-id %d", id) }
+
+// CiscoERSPANMaxMTU is the largest ERSPAN MTU the IOS XE configuration
+// guides give (mtu 176 to 9000): standard frames and most jumbo frames
+// then go whole.
+const CiscoERSPANMaxMTU = 9000
+
+// CiscoERSPANMTU sets the size an ERSPAN source session cuts mirrored
+// frames to.
+func CiscoERSPANMTU(n int) string { return fmt.Sprintf("mtu %d", n) }
 
 // Linux iproute2.
 

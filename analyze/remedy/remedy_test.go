@@ -48,6 +48,9 @@ func TestNotations(t *testing.T) {
 		{remedy.NLBClusterMode(addr.ModeIGMP), "Get-NlbCluster | Set-NlbCluster -OperationMode IgmpMulticast"},
 		{remedy.NLBClusterMode(addr.ModeMulticast), "Get-NlbCluster | Set-NlbCluster -OperationMode Multicast"},
 		{remedy.NLBSetPriority(3), "Set-NlbClusterNode -InterfaceName '<NLB adapter>' -HostPriority 3"},
+		{remedy.CiscoERSPANSource, "monitor session <monitor session> type erspan-source"},
+		{remedy.CiscoERSPANID(7), "erspan-id 7"},
+		{remedy.CiscoERSPANMTU(remedy.CiscoERSPANMaxMTU), "mtu 9000"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got  %q\nwant %q", c.got, c.want)
