@@ -61,6 +61,7 @@ type deepFrame struct {
 	now      int64
 	wireLen  int
 	linkType layers.LinkType
+	input    int
 }
 
 // segment is a run of frames within one second of capture time: its deep
@@ -108,7 +109,7 @@ func (b *Batch) Reset() {
 // Add sorts the next frame of the run, with the arguments of
 // Engine.PacketAt; frame numbers must grow. data is only read during the
 // call.
-func (b *Batch) Add(data []byte, frameNo uint64, now int64, wireLen int, lt layers.LinkType) {
+func (b *Batch) Add(data []byte, frameNo uint64, now int64, wireLen int, lt layers.LinkType, input int) {
 	b.frames++
 	if b.full {
 		return
@@ -128,7 +129,7 @@ func (b *Batch) Add(data []byte, frameNo uint64, now int64, wireLen int, lt laye
 	}
 	f, plain := b.dec.DecodePlain(lt, data, wireLen)
 	if !plain {
-		b.addDeep(data, frameNo, now, wireLen, lt)
+		b.addDeep(data, frameNo, now, wireLen, lt, input)
 		return
 	}
 	// What Engine.packet does with a plain frame.
@@ -211,7 +212,7 @@ func (b *Batch) newSegment(sec, now int64) bool {
 }
 
 // addDeep keeps a frame for the engine.
-func (b *Batch) addDeep(data []byte, frameNo uint64, now int64, wireLen int, lt layers.LinkType) {
+func (b *Batch) addDeep(data []byte, frameNo uint64, now int64, wireLen int, lt layers.LinkType, input int) {
 	// Counting towards flooding needs the decoded frame, but only a frame
 	// whose Ethernet destination has a cluster form can: ApplyBatch needs
 	// to know whether the engine may create flood counters.
@@ -227,7 +228,7 @@ func (b *Batch) addDeep(data []byte, frameNo uint64, now int64, wireLen int, lt 
 	// copied in wide loads, which stalls store forwarding.
 	b.deep = append(b.deep, deepFrame{})
 	f := &b.deep[len(b.deep)-1]
-	f.off, f.end, f.frameNo, f.now, f.wireLen, f.linkType = off, len(b.deepData), frameNo, now, wireLen, lt
+	f.off, f.end, f.frameNo, f.now, f.wireLen, f.linkType, f.input = off, len(b.deepData), frameNo, now, wireLen, lt, input
 }
 
 // ApplyBatch analyzes the frames of b: the same as PacketAt for each, in
@@ -256,7 +257,7 @@ func (e *Engine) ApplyBatch(b *Batch) bool {
 		e.advance(s.first) // canApply made sure it is no time jump
 		for j := s.deepStart; j < deepEnd; j++ {
 			f := &b.deep[j]
-			e.packet(b.deepData[f.off:f.end:f.end], f.frameNo, f.now, f.wireLen, f.linkType)
+			e.packet(b.deepData[f.off:f.end:f.end], f.frameNo, f.now, f.wireLen, f.linkType, f.input)
 		}
 		e.addPlain(&s.plain)
 		e.flood.Merge(&b.deltas, s.deltaStart, deltaEnd)

@@ -25,7 +25,7 @@ func BenchmarkBatchAdd(b *testing.B) {
 			j = 0
 		}
 		r := &c.recs[j]
-		bt.Add(c.buf[c.off[j]:c.off[j+1]], uint64(j+1), c.times[j], r.WireLen, r.LinkType)
+		bt.Add(c.buf[c.off[j]:c.off[j+1]], uint64(j+1), c.times[j], r.WireLen, r.LinkType, 0)
 		j++
 	}
 }

@@ -44,15 +44,15 @@ func checkSplit(t *testing.T, recs []testcapture.Record, opts analyze.Options, n
 		b.Reset()
 		for i, r := range chunk {
 			frameNo := uint64(lo + i + 1)
-			ref.PacketAt(r.Data, frameNo, r.Time.UnixNano(), r.WireLen, r.LinkType)
-			b.Add(r.Data, frameNo, r.Time.UnixNano(), r.WireLen, r.LinkType)
+			ref.PacketAt(r.Data, frameNo, r.Time.UnixNano(), r.WireLen, r.LinkType, 0)
+			b.Add(r.Data, frameNo, r.Time.UnixNano(), r.WireLen, r.LinkType, 0)
 		}
 		res.batches++
 		if e.ApplyBatch(b) {
 			res.applied++
 		} else {
 			for i, r := range chunk {
-				e.PacketAt(r.Data, uint64(lo+i+1), r.Time.UnixNano(), r.WireLen, r.LinkType)
+				e.PacketAt(r.Data, uint64(lo+i+1), r.Time.UnixNano(), r.WireLen, r.LinkType, 0)
 			}
 		}
 		if got, want := e.Stats(), ref.Stats(); got != want {
@@ -279,19 +279,19 @@ func TestBatchEvictionOrder(t *testing.T) {
 	// The first batch fills the table; the second is the crafted one.
 	ref, e := analyze.New(opts), analyze.New(opts)
 	for i, r := range recs {
-		ref.PacketAt(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType)
+		ref.PacketAt(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType, 0)
 	}
 	b := analyze.NewBatch()
 	for _, part := range [][2]int{{0, batch}, {batch, len(recs)}} {
 		b.Reset()
 		for i := part[0]; i < part[1]; i++ {
 			r := recs[i]
-			b.Add(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType)
+			b.Add(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType, 0)
 		}
 		if !e.ApplyBatch(b) {
 			for i := part[0]; i < part[1]; i++ {
 				r := recs[i]
-				e.PacketAt(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType)
+				e.PacketAt(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType, 0)
 			}
 		}
 	}
@@ -316,7 +316,7 @@ func TestBatchAllocs(t *testing.T) {
 			b.Reset()
 			for i := lo; i < min(lo+n, len(recs)); i++ {
 				r := &c.recs[i]
-				b.Add(c.buf[c.off[i]:c.off[i+1]], uint64(pass*len(recs)+i+1), c.times[i]+int64(pass)*c.span, r.WireLen, r.LinkType)
+				b.Add(c.buf[c.off[i]:c.off[i+1]], uint64(pass*len(recs)+i+1), c.times[i]+int64(pass)*c.span, r.WireLen, r.LinkType, 0)
 			}
 			if e.ApplyBatch(b) {
 				applied++

@@ -213,7 +213,7 @@ func newContiguous(recs []testcapture.Record) *contiguous {
 // whole passes so that the clock moves on).
 func (c *contiguous) feed(e *analyze.Engine, i, pass int) {
 	r := &c.recs[i]
-	e.PacketAt(c.buf[c.off[i]:c.off[i+1]], uint64(pass*len(c.recs)+i+1), c.times[i]+int64(pass)*c.span, r.WireLen, r.LinkType)
+	e.PacketAt(c.buf[c.off[i]:c.off[i+1]], uint64(pass*len(c.recs)+i+1), c.times[i]+int64(pass)*c.span, r.WireLen, r.LinkType, 0)
 }
 
 // BenchmarkPacketAt measures the per-frame path (decode and every

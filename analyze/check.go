@@ -75,7 +75,10 @@ func (e *Engine) checkMembership(now int64, final bool) {
 				continue
 			}
 			askedAfterJoin := func(q int64) bool { return q >= h.First && now-q >= int64(answerTime) }
-			watched := time.Duration(now - h.First).Round(time.Second)
+			// The time an input that hears the host was capturing: not
+			// the time between rotated files, nor after its input ended.
+			_, heard := e.nlb.Listened(c, h, h.First, now)
+			watched := time.Duration(heard).Round(time.Second)
 			shouldHave := askedAfterJoin(queries.Last) || askedAfterJoin(queries.Prev) ||
 				watched >= igmp.MembershipTimeout
 			groupIP := netip.AddrFrom4(group)
@@ -389,7 +392,7 @@ func (e *Engine) checkFlooding(now int64) {
 			continue
 		}
 		key := finding.Key{Kind: v.kind, VLAN: uint64(k.VLAN), MAC: k.MAC}
-		fps, bps, peak, _ := c.Rates()
+		fps, bps, peak, _ := c.RatesOver(e.cov.Total(c.First, c.Last))
 		msg := fmt.Sprintf("%s (%s) to %v on vlan %v: %.1f frames/s, %s/s, peak %s in one second; %s",
 			finding.Plural(c.Frames, "frame", "frames"), FormatBytes(float64(c.Bytes)), k.MAC, k.VLAN, fps, FormatBytes(bps),
 			finding.Plural(peak, "frame", "frames"), v.reason)

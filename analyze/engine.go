@@ -11,6 +11,7 @@ import (
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/arp"
+	"github.com/nlbprobe/nlbprobe/analyze/coverage"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/flood"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
@@ -97,6 +98,14 @@ type Options struct {
 	// capture's clock is the host's, which may be stepped, and is left to
 	// run on.
 	EndAtTimeJump bool
+	// Inputs names the inputs of a run that reads several (capture
+	// files merged in time order), in the order of the input index
+	// PacketAt takes. With two or more, the engine judges silences and
+	// rates by when each input was capturing, which the caller tells it
+	// as it reads (InputStart, InputEnd): a host is not silent after the
+	// only input that heard it ended, and the time between rotated files
+	// that no input covers holds no gap and dilutes no rate.
+	Inputs []string
 }
 
 // The time jumps Options.EndAtTimeJump ends the analysis at.
@@ -123,6 +132,9 @@ type Meta struct {
 	// snaplen holds fewer bytes.
 	Length   int
 	LinkType layers.LinkType
+	// Input is the index of the input the frame came from (Options.Inputs),
+	// 0 with one input.
+	Input int
 }
 
 // Engine is the single-pass analysis. It is not safe for concurrent use:
@@ -137,6 +149,8 @@ type Engine struct {
 	flood *flood.Table
 	// tl keeps the per-second history the HTML report draws.
 	tl *timeline.Timeline
+	// cov is when each input was capturing; nil with one input.
+	cov *coverage.Inputs
 
 	stats Stats
 	// The clock: capture time of the first and the latest frame, the
@@ -183,15 +197,36 @@ func New(opts Options) *Engine {
 	store := finding.NewStore(l.Findings)
 	store.OnChange = opts.OnFinding
 	tl := timeline.New(timeline.Limits{})
+	cov := coverage.New(opts.Inputs)
 	return &Engine{
 		opts:  opts,
 		dec:   frame.NewDecoder(),
 		store: store,
 		arp:   arp.New(arp.Config{Limit: l.Bindings, Timeline: tl}, store),
-		igmp:  igmp.New(igmp.Config{MemberLimit: l.Memberships, Timeline: tl}, store),
-		nlb:   nlb.New(nlb.Config{Limit: l.Clusters, Timeline: tl}, store),
+		igmp:  igmp.New(igmp.Config{MemberLimit: l.Memberships, Timeline: tl, Coverage: cov}, store),
+		nlb:   nlb.New(nlb.Config{Limit: l.Clusters, Timeline: tl, Coverage: cov}, store),
 		flood: flood.New(l.ClusterMACs, tl),
 		tl:    tl,
+		cov:   cov,
+	}
+}
+
+// InputStart tells the engine that input i (Options.Inputs) has a frame
+// at t, its first: it covers the time from t on. It may come before the
+// frames of the time it covers, not after them. Without several inputs
+// it does nothing.
+func (e *Engine) InputStart(i int, t time.Time) {
+	if e.cov != nil {
+		e.cov.Start(i, t.UnixNano())
+	}
+}
+
+// InputEnd tells the engine that input i has no frame after t, its last
+// (it may come early too, when the reader runs ahead of the analysis, but
+// not after frames later than t). Without several inputs it does nothing.
+func (e *Engine) InputEnd(i int, t time.Time) {
+	if e.cov != nil {
+		e.cov.End(i, t.UnixNano())
 	}
 }
 
@@ -199,21 +234,21 @@ func New(opts Options) *Engine {
 // should come in capture order; a timestamp that goes backwards is taken as
 // it is, but never moves the engine's clock back.
 func (e *Engine) Packet(data []byte, m Meta) {
-	e.packet(data, m.Frame, m.Time.UnixNano(), m.Length, m.LinkType)
+	e.packet(data, m.Frame, m.Time.UnixNano(), m.Length, m.LinkType, m.Input)
 }
 
 // PacketAt is Packet with the capture time as nanoseconds since the Unix
 // epoch, the form capture readers have it in: it spares building a
-// time.Time per frame.
-func (e *Engine) PacketAt(data []byte, frameNo uint64, unixNano int64, wireLen int, lt layers.LinkType) {
-	e.packet(data, frameNo, unixNano, wireLen, lt)
+// time.Time per frame. input is Meta.Input.
+func (e *Engine) PacketAt(data []byte, frameNo uint64, unixNano int64, wireLen int, lt layers.LinkType, input int) {
+	e.packet(data, frameNo, unixNano, wireLen, lt, input)
 }
 
 // packet is the per-frame path. Everything on it is a few compares and
 // counter updates, a handful of table lookups for the frames that need
 // them, and nothing per second or per check except when capture time
 // crosses a second.
-func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt layers.LinkType) {
+func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt layers.LinkType, input int) {
 	s := &e.stats
 	s.Frames++
 	s.Bytes += uint64(wireLen)
@@ -258,7 +293,7 @@ func (e *Engine) packet(data []byte, frameNo uint64, now int64, wireLen int, lt 
 		e.igmp.Observe(f, now, frameNo)
 	case frame.KindHeartbeat:
 		s.Protocols.Heartbeats++
-		e.nlb.Observe(f, now, frameNo)
+		e.nlb.Observe(f, now, frameNo, input)
 	case frame.KindNLBUnknown:
 		s.Protocols.NLBUnknown++
 	case frame.KindIPv4:

@@ -22,7 +22,7 @@ func TestPacketAtIsPacket(t *testing.T) {
 	viaMeta, viaNanos := analyze.New(analyze.Options{}), analyze.New(analyze.Options{})
 	for i, r := range recs {
 		viaMeta.Packet(r.Data, analyze.Meta{Frame: uint64(i + 1), Time: r.Time, Length: r.WireLen, LinkType: r.LinkType})
-		viaNanos.PacketAt(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType)
+		viaNanos.PacketAt(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType, 0)
 	}
 	sameReport(t, "PacketAt against Packet", viaNanos, viaMeta)
 }
@@ -70,7 +70,7 @@ func TestRepeatedFindingCounts(t *testing.T) {
 		} else if len(data) < wire {
 			cut = append(cut, n)
 		}
-		e.PacketAt(data, n, r.Time.UnixNano(), wire, layers.LinkTypeEthernet)
+		e.PacketAt(data, n, r.Time.UnixNano(), wire, layers.LinkTypeEthernet, 0)
 		if n == 10000 {
 			check(e.Report(), "report at frame 10000")
 		}

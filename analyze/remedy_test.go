@@ -145,7 +145,7 @@ func mirrorCutReports() []reportCase {
 	tf := newTruncationFrames()
 	e := analyze.New(analyze.Options{})
 	for i, r := range []cutRecord{tf.mirrored(7, 300, 0), tf.mirrored(1023, 128, 0), tf.direct(200)} {
-		e.PacketAt(r.kept(), uint64(i+1), int64(i+1)*1e9, len(r.data), layers.LinkTypeEthernet)
+		e.PacketAt(r.kept(), uint64(i+1), int64(i+1)*1e9, len(r.data), layers.LinkTypeEthernet, 0)
 	}
 	return []reportCase{{"ERSPAN sessions cut by their switch", e.Finish()}}
 }

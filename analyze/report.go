@@ -3,6 +3,7 @@ package analyze
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -117,6 +118,12 @@ type Input struct {
 	DuplicatesDropped uint64 `json:"duplicates_dropped"`
 	TruncatedAtEnd    bool   `json:"truncated_at_end"`
 	Error             string `json:"error"`
+	// Start and End are the times of the input's first and last frame
+	// (capinfos' earliest and latest packet time): when it was
+	// capturing. Absent for an input without time stamped frames and for
+	// a live capture.
+	Start time.Time `json:"start,omitzero"`
+	End   time.Time `json:"end,omitzero"`
 }
 
 // CaptureSpan is the time the frames cover.
@@ -124,6 +131,18 @@ type CaptureSpan struct {
 	Start           time.Time `json:"start,omitzero"`
 	End             time.Time `json:"end,omitzero"`
 	DurationSeconds float64   `json:"duration_seconds"`
+	// Uncovered are the stretches of that time no input covers, with
+	// several inputs that do not follow each other (rotated files with a
+	// pause between them): no heartbeat gap, rate or wait for a query
+	// counts them. Empty when the inputs cover the whole time.
+	Uncovered []TimeSpan `json:"uncovered"`
+}
+
+// TimeSpan is a stretch of time.
+type TimeSpan struct {
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Seconds float64   `json:"seconds"`
 }
 
 // Cluster is one NLB cluster IP on one VLAN.
@@ -184,6 +203,19 @@ type Host struct {
 	Truncated     bool   `json:"truncated"`
 	CapturedBytes int    `json:"heartbeat_bytes_captured"`
 	Inferred      string `json:"inferred"`
+
+	// With several inputs, what they could not tell of the host (text and
+	// HTML report): UnknownAfter, when set, is when UnknownAfterInput, the
+	// last input that hears the host, stopped capturing, soon after the
+	// host's last heartbeat, so whether it went on is not known (and no
+	// heartbeat-gap says it left); UnknownBefore is when
+	// UnknownBeforeInput, the first input that carried its heartbeats,
+	// began, just before its first one, so whether it was up before is
+	// not known.
+	UnknownAfter       time.Time `json:"-"`
+	UnknownAfterInput  string    `json:"-"`
+	UnknownBefore      time.Time `json:"-"`
+	UnknownBeforeInput string    `json:"-"`
 
 	// Activity counts the host's membership heartbeats per bucket of the
 	// report's Timeline, nil when the timeline kept none for it; Events
@@ -378,6 +410,12 @@ func (e *Engine) report(withTables bool) *Report {
 	if e.stats.Frames > 0 {
 		r.Capture = CaptureSpan{Start: at(e.first), End: at(e.last),
 			DurationSeconds: time.Duration(e.last - e.first).Seconds()}
+		if e.cov != nil {
+			for _, h := range e.cov.Holes(e.first, e.last) {
+				r.Capture.Uncovered = append(r.Capture.Uncovered, TimeSpan{Start: at(h.Start), End: at(h.End),
+					Seconds: time.Duration(h.End - h.Start).Seconds()})
+			}
+		}
 	}
 	// The histories come with the tables: a status snapshot has neither.
 	var hist *histories
@@ -470,7 +508,7 @@ func (e *Engine) clusterReports(hist *histories) []Cluster {
 		}
 		cr.ModeBasis = modeBasis(mode, k.IP)
 		for i := range c.Hosts {
-			hr := hostReport(&c.Hosts[i])
+			hr := e.hostReport(c, &c.Hosts[i])
 			if hist != nil {
 				e.hostHistory(&hr, &c.Hosts[i], hist)
 			}
@@ -499,7 +537,7 @@ func modeBasis(m addr.Mode, ip netip.Addr) string {
 	return "heartbeat destination not captured or not an NLB form"
 }
 
-func hostReport(h *nlb.Host) Host {
+func (e *Engine) hostReport(c *nlb.Cluster, h *nlb.Host) Host {
 	hr := Host{
 		Priority: h.Priority, DedicatedIP: h.Dedicated, MAC: h.MAC, Mode: h.Mode,
 		Version: versionString(h.Version), HostName: h.HostName, Heartbeats: h.Heartbeats,
@@ -510,9 +548,13 @@ func hostReport(h *nlb.Host) Host {
 	}
 	hr.MACs = slices.Clone(h.MACs[:h.NumMACs])
 	hr.IPs = slices.Clone(h.IPs[:h.NumIPs])
-	if span := time.Duration(h.Last - h.First).Seconds(); h.Heartbeats > 1 && span > 0 {
+	// Over the time an input that hears the host was capturing: not the
+	// time between rotated files.
+	_, heard := e.nlb.Listened(c, h, h.First, h.Last)
+	if span := time.Duration(heard).Seconds(); h.Heartbeats > 1 && span > 0 {
 		hr.HeartbeatRate = float64(h.Heartbeats-1) / span
 	}
+	e.hostCoverage(&hr, c, h)
 	if h.StateKnown {
 		state, rules := h.ConvergenceState, h.NumPortRules
 		hr.ConvergenceState, hr.PortRules = &state, &rules
@@ -524,6 +566,52 @@ func hostReport(h *nlb.Host) Host {
 		hr.Inferred = "cluster IP and priority from the masked source MAC (heartbeat cut before them)"
 	}
 	return hr
+}
+
+// hostCoverage says, with several inputs, what they could not tell of
+// host h of cluster c: that its heartbeats stop soon before the last
+// input that hears it stopped capturing, or start soon after the first
+// began.
+func (e *Engine) hostCoverage(hr *Host, c *nlb.Cluster, h *nlb.Host) {
+	if e.cov == nil || h.Heartbeats == 0 {
+		return
+	}
+	tol := nlb.Tolerance * h.Period
+	if _, silent := h.Silent(); !silent && e.last-h.Last > tol {
+		// Silent at the end, and no gap said so: the inputs that hear it
+		// were not capturing long enough after its last heartbeat.
+		end, who := int64(math.MinInt64), -1
+		for i := range e.cov.Len() {
+			_, iend, started, ended := e.cov.Span(i)
+			if !started || !e.nlb.Hears(c, h, i) {
+				continue
+			}
+			if !ended {
+				iend = e.last
+			}
+			if iend > end {
+				end, who = iend, i
+			}
+		}
+		if who >= 0 {
+			hr.UnknownAfter, hr.UnknownAfterInput = at(end), e.cov.Name(who)
+		}
+	}
+	if h.First-e.first > tol {
+		start, who := int64(math.MaxInt64), -1
+		for i := range e.cov.Len() {
+			istart, _, started, _ := e.cov.Span(i)
+			if started && h.Inputs.Has(i) && istart < start {
+				start, who = istart, i
+			}
+		}
+		// Heard from the start of the inputs that carry it: no input
+		// that hears it was capturing long enough before to say it was
+		// not up.
+		if longest, _ := e.nlb.Listened(c, h, e.first, h.First); who >= 0 && longest <= tol {
+			hr.UnknownBefore, hr.UnknownBeforeInput = at(start), e.cov.Name(who)
+		}
+	}
 }
 
 func (e *Engine) bindingReports(hist *histories) []Binding {
@@ -635,7 +723,7 @@ func (e *Engine) floodReports(hist *histories) []Flood {
 	out := []Flood{}
 	for k, c := range e.flood.All() {
 		f := addr.Classify(k.MAC)
-		fps, bps, peak, _ := c.Rates()
+		fps, bps, peak, _ := c.RatesOver(e.cov.Total(c.First, c.Last))
 		v := e.verdictFor(k.VLAN, k.MAC, c.Frames)
 		fr := Flood{
 			VLAN: k.VLAN.ID(), SVLAN: k.VLAN.Outer(), RemoteSpan: finding.RemoteSpanOf(k.VLAN), MAC: k.MAC, Form: f.Form,

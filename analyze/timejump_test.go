@@ -46,7 +46,7 @@ func TestTimeJumpEndsAnalysis(t *testing.T) {
 			feed := func(opts analyze.Options, rs []testcapture.Record) *analyze.Report {
 				e := analyze.New(opts)
 				for i, r := range rs {
-					e.PacketAt(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType)
+					e.PacketAt(r.Data, uint64(i+1), r.Time.UnixNano(), r.WireLen, r.LinkType, 0)
 				}
 				return e.Finish()
 			}

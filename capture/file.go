@@ -30,6 +30,22 @@ type Source interface {
 
 var _ Source = (*FileSource)(nil)
 
+// MaxInputs is the most inputs OpenFiles reads together.
+const MaxInputs = 1 << 16
+
+// InputEdge is the first or the last time stamp of an input, which the
+// merge of several inputs comes to in time order: when each input was
+// capturing, for the analysis to judge a silence only where one was
+// (analyze.Engine.InputStart, InputEnd).
+type InputEdge struct {
+	// Input is the index of the input.
+	Input int
+	// Time is the time stamp of the input's first packet, or with End
+	// its last: it has no packet after it.
+	Time time.Time
+	End  bool
+}
+
 // InputInfo describes one input file of a FileSource and what reading it has
 // found so far.
 type InputInfo struct {
@@ -119,6 +135,10 @@ type FileSource struct {
 	// framesDone is frame for other goroutines (FramesRead), stored per
 	// batch and every few thousand packets.
 	framesDone atomic.Uint64
+
+	// edges are the InputEdges not yet taken (TakeEdges); only kept with
+	// several inputs.
+	edges []InputEdge
 }
 
 // FileOptions configure OpenFilesWith.
@@ -204,6 +224,9 @@ func openFiles(paths []string, opt openOptions) (*FileSource, error) {
 	if n := slices.Index(paths, StdinPath); n >= 0 && slices.Contains(paths[n+1:], StdinPath) {
 		return nil, fmt.Errorf("capture: open %s: %w", StdinPath, errStdinTwice)
 	}
+	if len(paths) > MaxInputs {
+		return nil, fmt.Errorf("capture: %d files: at most %d can be read together", len(paths), MaxInputs)
+	}
 	for i, path := range paths {
 		var f io.ReadCloser
 		var size int64
@@ -260,6 +283,11 @@ func (s *FileSource) DedupEvicted() uint64 {
 // stamp, and an I/O error there belongs to the open.
 func (s *FileSource) start() error {
 	s.heap = make([]*input, 0, len(s.inputs))
+	for _, in := range s.inputs {
+		if len(s.inputs) > 1 {
+			in.edges = &s.edges
+		}
+	}
 	for _, in := range s.inputs {
 		if err := in.advance(); err != nil {
 			s.Close()
@@ -344,6 +372,7 @@ func (s *FileSource) next(p *Packet) error {
 				if s.dedup != nil {
 					s.dedup.end(in.idx)
 				}
+				in.ending()
 				s.pop()
 			}
 		}
@@ -380,6 +409,18 @@ func (s *FileSource) next(p *Packet) error {
 	in.delivered(s.frame)
 	s.last = in
 	return nil
+}
+
+// TakeEdges appends to dst the first and last time stamps of inputs that
+// Next and NextBatch came to since the last call (NextBatch puts them in
+// Batch.Edges), and returns it. They come in the order the merge found
+// them: an input's first packet when it is read (with the packets of
+// other inputs before it still to be returned), its last when it has no
+// further packet. With one input there are none.
+func (s *FileSource) TakeEdges(dst []InputEdge) []InputEdge {
+	dst = append(dst, s.edges...)
+	s.edges = s.edges[:0]
+	return dst
 }
 
 // FramesRead returns how many packets Next and NextBatch have returned,

@@ -28,9 +28,14 @@ type Batch struct {
 	// frames are the Frames of the packets when a filter removed some.
 	frames   []uint64
 	filtered bool
+
+	// Edges are the first and last time stamps of inputs that NextBatch
+	// came to while it filled the batch, with several inputs: what
+	// FileSource.TakeEdges returns.
+	Edges []InputEdge
 }
 
-// BatchPacket is one packet of a Batch: a Packet without its Input and
+// BatchPacket is one packet of a Batch: a Packet without its
 // Info.InterfaceIndex.
 type BatchPacket struct {
 	// Time is the capture time stamp in nanoseconds since the Unix epoch:
@@ -42,6 +47,9 @@ type BatchPacket struct {
 	// Length is the frame's length on the wire (Packet.Info.Length).
 	Length   uint32
 	LinkType layers.LinkType
+	// Input is Packet.Input: the index of the input it came from (there
+	// are at most MaxInputs).
+	Input uint16
 }
 
 // Data returns the captured bytes of Packets[i]. They are valid until the
@@ -80,6 +88,7 @@ const batchBytes = 1 << 20
 // NextBatch and Next may be mixed; neither may be called concurrently with
 // another call on the source.
 func (s *FileSource) NextBatch(b *Batch) error {
+	b.Edges = b.Edges[:0]
 	if s.filter == nil {
 		b.filtered = false
 		return s.nextBatch(b)
@@ -139,6 +148,7 @@ func (s *FileSource) nextBatch(b *Batch) error {
 		err = s.pcapBatch(in, b)
 	} else {
 		err = s.copyBatch(b)
+		b.Edges = s.TakeEdges(b.Edges)
 	}
 	s.framesDone.Store(s.frame)
 	return err
@@ -176,7 +186,7 @@ func (s *FileSource) copyBatch(b *Batch) error {
 		n := copy(buf[used:], p.Data)
 		b.Packets = append(b.Packets, BatchPacket{
 			Time: p.Info.Timestamp.UnixNano(), Offset: uint32(used), CaptureLength: uint32(n),
-			Length: uint32(p.Info.Length), LinkType: p.LinkType,
+			Length: uint32(p.Info.Length), LinkType: p.LinkType, Input: uint16(p.Input),
 		})
 		used += n
 	}

@@ -74,6 +74,10 @@ type input struct {
 
 	firstSec, lastSec   int64
 	firstNsec, lastNsec int32
+
+	// edges, with several inputs, is where the source collects the first
+	// and last time stamps of its inputs (FileSource.TakeEdges).
+	edges *[]InputEdge
 }
 
 // Errors of openPath and newInput that are not the operating system's.
@@ -318,10 +322,21 @@ func (in *input) counted() {
 	if in.info.First.IsZero() || rec.sec < in.firstSec || rec.sec == in.firstSec && rec.nsec < in.firstNsec {
 		in.info.First = rec.ci.Timestamp
 		in.firstSec, in.firstNsec = rec.sec, rec.nsec
+		if in.edges != nil {
+			*in.edges = append(*in.edges, InputEdge{Input: in.idx, Time: rec.ci.Timestamp})
+		}
 	}
 	if in.info.Last.IsZero() || rec.sec > in.lastSec || rec.sec == in.lastSec && rec.nsec > in.lastNsec {
 		in.info.Last = rec.ci.Timestamp
 		in.lastSec, in.lastNsec = rec.sec, rec.nsec
+	}
+}
+
+// ending records the input's last time stamp as an edge, when the merge
+// finds it has no further packet.
+func (in *input) ending() {
+	if in.edges != nil && !in.info.Last.IsZero() {
+		*in.edges = append(*in.edges, InputEdge{Input: in.idx, Time: in.info.Last, End: true})
 	}
 }
 

@@ -128,9 +128,15 @@ func (t *Table) closeSecond(c *Counter) {
 // Rates returns the mean frames and bytes per second over the time the MAC
 // had traffic, and the busiest second, counting the second in progress.
 func (c *Counter) Rates() (fps, bps float64, peakFrames, peakBytes uint64) {
-	span := time.Duration(c.Last - c.First)
+	return c.RatesOver(c.Last - c.First)
+}
+
+// RatesOver is Rates over span nanoseconds of the time from the MAC's
+// first frame to its last: the part of it that a capture covered, when
+// inputs with gaps between them are read together.
+func (c *Counter) RatesOver(span int64) (fps, bps float64, peakFrames, peakBytes uint64) {
 	// One frame, or a burst within a second, is a rate over one second.
-	secs := max(span.Seconds(), 1)
+	secs := max(time.Duration(span).Seconds(), 1)
 	return float64(c.Frames) / secs, float64(c.Bytes) / secs,
 		max(c.PeakFrames, c.secFrames), max(c.PeakBytes, c.secByte)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/coverage"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/remedy"
@@ -99,6 +100,9 @@ type Config struct {
 	// Timeline, when set, receives the joins and leaves of NLB groups
 	// (239.255.0.0/16) and each querier's queries (for the HTML report).
 	Timeline *timeline.Timeline
+	// Coverage, when set, is when each input of a run of several was
+	// capturing: a wait for a query counts only the time some input was.
+	Coverage *coverage.Inputs
 }
 
 // Tables holds the IGMP state. It is not safe for concurrent use.
@@ -108,6 +112,7 @@ type Tables struct {
 	vlans    *table.Table[frame.VLAN, vlanState]
 	store    *finding.Store
 	tl       *timeline.Timeline
+	cov      *coverage.Inputs
 	// Ignored counts reports for addresses that are not multicast groups.
 	Ignored uint64
 }
@@ -129,6 +134,7 @@ func New(cfg Config, store *finding.Store) *Tables {
 		vlans:    table.New[frame.VLAN, vlanState](cfg.VLANLimit, hashVLAN),
 		store:    store,
 		tl:       cfg.Timeline,
+		cov:      cfg.Coverage,
 	}
 }
 
@@ -270,7 +276,9 @@ func (t *Tables) Check(now int64, final bool) {
 		if _, ok := t.store.Get(key); ok {
 			continue
 		}
-		watched := now - v.firstReport
+		// Only time some input was capturing counts: a query may have
+		// come between rotated files.
+		watched := t.cov.Total(v.firstReport, now)
 		switch {
 		case v.queries.Count == 0 && watched >= timeout:
 			t.store.Raise(key, finding.Finding{
@@ -282,11 +290,17 @@ func (t *Tables) Check(now int64, final bool) {
 					remedy.Code(remedy.BridgeQuerier) + "), or turn snooping off there",
 				Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),
 			})
-		case v.queries.Count > 0 && now-v.queries.Last >= timeout:
+		case v.queries.Count > 0 && t.cov.Total(v.queries.Last, now) >= timeout:
+			msg := fmt.Sprintf("the last IGMP query on vlan %v was at %s, %s ago: the querier stopped, so memberships age out",
+				vlan, at(v.queries.Last).Format(time.RFC3339), dur(now-v.queries.Last))
+			if since := t.cov.Total(v.queries.Last, now); since < now-v.queries.Last {
+				msg = fmt.Sprintf("the last IGMP query on vlan %v was at %s, %s ago, and the inputs captured %s of that time "+
+					"without one: the querier stopped, so memberships age out", vlan, at(v.queries.Last).Format(time.RFC3339),
+					dur(now-v.queries.Last), dur(since))
+			}
 			t.store.Raise(key, finding.Finding{
 				Severity: finding.Warning, Subject: "vlan " + vlan.String(), VLAN: vlan.ID(), Time: at(now),
-				Message: fmt.Sprintf("the last IGMP query on vlan %v was at %s, %s ago: the querier stopped, so memberships age out",
-					vlan, at(v.queries.Last).Format(time.RFC3339), dur(now-v.queries.Last)),
+				Message: msg,
 				Remedy: "check the querier (Cisco " + remedy.Code(remedy.CiscoShowQuerier) + ") or enable one on the VLAN (Cisco " +
 					remedy.Code(remedy.CiscoQuerier) + ", Linux bridge " + remedy.Code(remedy.BridgeQuerier) + ")",
 				Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/coverage"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/remedy"
@@ -94,6 +95,12 @@ type Host struct {
 	Gaps        uint32
 	LongestGap  int64
 
+	// Inputs are the inputs (files read together) whose frames carried
+	// the host's heartbeats, and LastInput the one that carried the
+	// latest: nil and 0 with one input.
+	Inputs    coverage.Set
+	LastInput int
+
 	// Series is the host's heartbeats per second in the timeline (the
 	// zero Handle when not kept).
 	Series timeline.Handle
@@ -113,6 +120,9 @@ type Cluster struct {
 	ModeCounts   [4]uint64
 	// LastMode is the mode of the latest heartbeat that showed one.
 	LastMode addr.Mode
+	// Inputs are the inputs whose frames carried the cluster's
+	// heartbeats (nil with one input).
+	Inputs coverage.Set
 }
 
 // Mode returns the cluster's mode as its latest heartbeats show it (after a
@@ -125,6 +135,10 @@ type Config struct {
 	// Timeline, when set, receives each host's heartbeats per second and
 	// its gaps, MAC and mode changes (for the HTML report).
 	Timeline *timeline.Timeline
+	// Coverage, when set, is when each input of a run of several was
+	// capturing: a host's silence is a gap only where an input that can
+	// hear it was (Tracker.Listened).
+	Coverage *coverage.Inputs
 }
 
 // Tracker holds the clusters. It is not safe for concurrent use.
@@ -132,6 +146,7 @@ type Tracker struct {
 	clusters *table.Table[ClusterKey, Cluster]
 	store    *finding.Store
 	tl       *timeline.Timeline
+	cov      *coverage.Inputs
 	// Unattributed counts NLB heartbeats that could not be tied to a
 	// cluster: cut before the cluster IP, from an unmasked source, to an
 	// unknown destination.
@@ -151,7 +166,7 @@ func New(cfg Config, store *finding.Store) *Tracker {
 	if cfg.Limit == 0 {
 		cfg.Limit = 4096
 	}
-	return &Tracker{clusters: table.New[ClusterKey, Cluster](cfg.Limit, hashCluster), store: store, tl: cfg.Timeline}
+	return &Tracker{clusters: table.New[ClusterKey, Cluster](cfg.Limit, hashCluster), store: store, tl: cfg.Timeline, cov: cfg.Coverage}
 }
 
 // identify returns the cluster IP and host priority of a heartbeat: from
@@ -196,8 +211,9 @@ func inferMode(f *frame.Frame, ip netip.Addr) addr.Mode {
 }
 
 // Observe records the heartbeat in f: now is the packet time in
-// nanoseconds, n the frame number.
-func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
+// nanoseconds, n the frame number, input the index of the input whose
+// frame it is (0 with one input).
+func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64, input int) {
 	h := f.Heartbeat
 	switch h.Kind {
 	case frame.HeartbeatMembership, frame.HeartbeatExtended:
@@ -217,7 +233,9 @@ func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
 	c, created := t.clusters.Upsert(k, now)
 	if created {
 		c.First, c.FirstFrame = now, n
+		c.Inputs = t.cov.NewSet()
 	}
+	c.Inputs.Add(input)
 	c.Last = now
 	c.Heartbeats++
 	c.ModeCounts[mode]++
@@ -233,6 +251,7 @@ func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
 	if host == nil {
 		return
 	}
+	host.Inputs.Add(input)
 	host.ModeCounts[mode]++
 	if mode != addr.ModeUnknown {
 		if host.Mode != addr.ModeUnknown && host.Mode != mode {
@@ -267,10 +286,10 @@ func (t *Tracker) Observe(f *frame.Frame, now int64, n uint64) {
 		return
 	}
 	if host.Heartbeats > 0 {
-		t.interval(k, host, now, n)
+		t.interval(k, c, host, now, n)
 	}
 	host.Heartbeats++
-	host.Last, host.LastFrame = now, n
+	host.Last, host.LastFrame, host.LastInput = now, n, input
 	t.tl.Add(host.Series, now, 1)
 	if h.HasState() {
 		host.ConvergenceState, host.NumPortRules, host.StateKnown = h.ConvergenceState, h.NumPortRules, true
@@ -309,6 +328,7 @@ func (t *Tracker) host(k ClusterKey, c *Cluster, prio uint32, dedicated netip.Ad
 	c.Hosts = append(c.Hosts, Host{
 		Priority: prio, Dedicated: dedicated, MAC: src, MACs: [4]addr.MAC{src}, NumMACs: 1,
 		First: now, FirstFrame: n, Period: int64(DefaultPeriod), Series: t.tl.NewSeries(timeline.HostHeartbeats),
+		Inputs: t.cov.NewSet(),
 	})
 	return &c.Hosts[len(c.Hosts)-1]
 }
@@ -363,11 +383,19 @@ func ruleDigest(h *frame.Heartbeat) uint32 {
 }
 
 // interval learns the heartbeat period and catches gaps, when a heartbeat
-// arrives more than Tolerance periods after the one before.
-func (t *Tracker) interval(k ClusterKey, h *Host, now int64, n uint64) {
+// arrives more than Tolerance periods after the one before while an input
+// that can hear the host was capturing (Listened).
+func (t *Tracker) interval(k ClusterKey, c *Cluster, h *Host, now int64, n uint64) {
 	iv := now - h.Last
 	if iv > Tolerance*h.Period {
-		t.gapEnded(k, h, h.Last, now, n)
+		longest, total := t.Listened(c, h, h.Last, now)
+		if !h.silent && longest <= Tolerance*h.Period {
+			// Silent only where nothing that hears the host was capturing
+			// (between rotated files, or before the input that carries it
+			// now began): no gap, and not a period either.
+			return
+		}
+		t.gapEnded(k, h, h.Last, now, n, longest, total)
 		return
 	}
 	// Copies of one heartbeat (a span of both directions) are not a period;
@@ -444,10 +472,11 @@ func gapRemedy(h *Host, left bool) string {
 }
 
 // gapEnded records a silence from start to end, which the heartbeat at end
-// (frame n) closed.
-func (t *Tracker) gapEnded(k ClusterKey, h *Host, start, end int64, n uint64) {
+// (frame n) closed; inputs that can hear the host were capturing for total
+// of it, longest without a break (all of it with one input).
+func (t *Tracker) gapEnded(k ClusterKey, h *Host, start, end int64, n uint64, longest, total int64) {
 	h.Gaps++
-	h.LongestGap = max(h.LongestGap, end-start)
+	h.LongestGap = max(h.LongestGap, longest)
 	h.silent = false
 	t.tl.Record(timeline.Event{Kind: timeline.HostGap, Start: start, Time: end, Frame: n, Series: h.Series})
 	key := gapKey(k, h, start)
@@ -455,6 +484,13 @@ func (t *Tracker) gapEnded(k ClusterKey, h *Host, start, end int64, n uint64) {
 	msg := fmt.Sprintf("%s of cluster %v sent no heartbeat for %s (%s to %s), more than %d periods of %s: "+
 		"the cluster dropped it and re-converged", h.Describe(), k.IP, dur(end-start),
 		at(start).Format(time.RFC3339Nano), at(end).Format(time.RFC3339Nano), Tolerance, dur(h.Period))
+	if total < end-start {
+		msg = fmt.Sprintf("%s of cluster %v sent no heartbeat from %s to %s: inputs that hear it were capturing for %s of "+
+			"those %s and heard no heartbeat for %s without a break, more than %d periods of %s: the cluster dropped it "+
+			"and re-converged (for the other %s no input that hears it was capturing)", h.Describe(), k.IP,
+			at(start).Format(time.RFC3339Nano), at(end).Format(time.RFC3339Nano), dur(total), dur(end-start), dur(longest),
+			Tolerance, dur(h.Period), dur(end-start-total))
+	}
 	if f, ok := t.store.Get(key); ok {
 		f.End, f.Message, f.Remedy = at(end), msg, fix
 		if len(f.Evidence) < finding.MaxEvidence {
@@ -478,8 +514,9 @@ func hostIPs(k ClusterKey, h *Host) []netip.Addr {
 }
 
 // Tick lets time pass: a host silent for more than Tolerance periods at
-// now gets a heartbeat-gap finding at once, while the silence lasts, so a
-// live watch reports it before the host comes back (if it ever does).
+// now, while an input that can hear it was capturing, gets a heartbeat-gap
+// finding at once, while the silence lasts, so a live watch reports it
+// before the host comes back (if it ever does).
 func (t *Tracker) Tick(now int64) {
 	for k, c := range t.clusters.All() {
 		for i := range c.Hosts {
@@ -487,14 +524,24 @@ func (t *Tracker) Tick(now int64) {
 			if h.silent || h.Heartbeats == 0 || now-h.Last <= Tolerance*h.Period {
 				continue
 			}
+			longest, total := t.Listened(c, h, h.Last, now)
+			if longest <= Tolerance*h.Period {
+				continue
+			}
 			h.silent, h.silentSince = true, h.Last
+			msg := fmt.Sprintf("%s of cluster %v has sent no heartbeat since %s (%s, more than %d periods of %s): "+
+				"the cluster has dropped it", h.Describe(), k.IP, at(h.Last).Format(time.RFC3339Nano),
+				dur(now-h.Last), Tolerance, dur(h.Period))
+			if total < now-h.Last {
+				msg = fmt.Sprintf("%s of cluster %v has sent no heartbeat since %s: inputs that hear it have been capturing for %s "+
+					"since then and heard none for %s without a break, more than %d periods of %s: the cluster has dropped it",
+					h.Describe(), k.IP, at(h.Last).Format(time.RFC3339Nano), dur(total), dur(longest), Tolerance, dur(h.Period))
+			}
 			t.store.Raise(gapKey(k, h, h.Last), finding.Finding{
 				Severity: finding.Warning, Subject: fmt.Sprintf("cluster %v vlan %v host %d", k.IP, k.VLAN, h.Priority),
 				VLAN: k.VLAN.ID(), Time: at(now), Start: at(h.Last),
-				Message: fmt.Sprintf("%s of cluster %v has sent no heartbeat since %s (%s, more than %d periods of %s): "+
-					"the cluster has dropped it", h.Describe(), k.IP, at(h.Last).Format(time.RFC3339Nano),
-					dur(now-h.Last), Tolerance, dur(h.Period)),
-				Remedy: gapRemedy(h, false), Evidence: []uint64{h.LastFrame}, IPs: hostIPs(k, h), MACs: []addr.MAC{h.MAC},
+				Message: msg,
+				Remedy:  gapRemedy(h, false), Evidence: []uint64{h.LastFrame}, IPs: hostIPs(k, h), MACs: []addr.MAC{h.MAC},
 			})
 		}
 	}
@@ -519,10 +566,65 @@ func (t *Tracker) Finish(end int64) {
 			f.Message = fmt.Sprintf("%s of cluster %v sent its last heartbeat at %s and was not heard again in the "+
 				"remaining %s of the capture: it left the cluster (stopped, crashed, migrated away, or its NIC or VLAN changed)",
 				h.Describe(), k.IP, at(h.Last).Format(time.RFC3339Nano), dur(end-h.Last))
+			if _, total := t.Listened(c, h, h.Last, end); total < end-h.Last {
+				f.Message = fmt.Sprintf("%s of cluster %v sent its last heartbeat at %s and was not heard again in the "+
+					"%s that inputs that hear it (%s) went on capturing, of the remaining %s of the capture: it left the cluster "+
+					"(stopped, crashed, migrated away, or its NIC or VLAN changed)",
+					h.Describe(), k.IP, at(h.Last).Format(time.RFC3339Nano), dur(total), t.listenerNames(c, h), dur(end-h.Last))
+			}
 			f.Remedy = gapRemedy(h, true)
 			t.store.Update(key)
 		}
 	}
+}
+
+// Listened measures the time of [from, to] during which an input that can
+// hear host h of cluster c was capturing, when several inputs are read
+// together: longest is the longest stretch without a break, total the
+// sum. With one input, all of it.
+//
+// An input can hear h if its frames carried h's heartbeats, or carried
+// its cluster's and it started after h's latest heartbeat: the next file
+// of a rotated capture, which would have heard h as it hears the others.
+// An input that carried the cluster's heartbeats while h was heard
+// elsewhere but never h's (a capture that sees only some hosts: a span of
+// one port's transmit side) does not count: it cannot hear h.
+func (t *Tracker) Listened(c *Cluster, h *Host, from, to int64) (longest, total int64) {
+	if t.cov == nil {
+		d := max(to-from, 0)
+		return d, d
+	}
+	return t.cov.Covered(from, to, func(i int) bool { return t.Hears(c, h, i) })
+}
+
+// Hears reports whether input i can hear host h of cluster c (Listened),
+// with several inputs.
+func (t *Tracker) Hears(c *Cluster, h *Host, i int) bool {
+	if h.Inputs.Has(i) {
+		return true
+	}
+	start, _, _, _ := t.cov.Span(i)
+	return c.Inputs.Has(i) && start > h.Last
+}
+
+// listenerNames names the inputs that can hear host h of cluster c, at
+// most three and how many more.
+func (t *Tracker) listenerNames(c *Cluster, h *Host) string {
+	var names []string
+	more := 0
+	for i := range t.cov.Len() {
+		switch {
+		case !t.Hears(c, h, i):
+		case len(names) < 3:
+			names = append(names, t.cov.Name(i))
+		default:
+			more++
+		}
+	}
+	if more > 0 {
+		names = append(names, fmt.Sprintf("%d more", more))
+	}
+	return strings.Join(names, ", ")
 }
 
 // Check raises the findings that compare hosts of one cluster:

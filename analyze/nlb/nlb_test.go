@@ -79,7 +79,7 @@ func feed(t *testing.T, beats []beat, endSec int) (*nlb.Tracker, *finding.Store)
 			sec = s
 			tr.Tick(now)
 		}
-		tr.Observe(b.frame(), now, uint64(i+1))
+		tr.Observe(b.frame(), now, uint64(i+1), 0)
 	}
 	end := base.Add(time.Duration(endSec) * time.Second).UnixNano()
 	tr.Check(end)
@@ -280,10 +280,10 @@ func TestObserveAllocs(t *testing.T) {
 	tr := nlb.New(nlb.Config{}, store)
 	f := beat{prio: 1, ded: "10.0.0.1", src: nic(1), dst: multicastMAC, rules: []uint32{1, 2, 3}}.frame()
 	now := base.UnixNano()
-	tr.Observe(f, now, 1)
+	tr.Observe(f, now, 1, 0)
 	allocs := testing.AllocsPerRun(1000, func() {
 		now += int64(time.Second)
-		tr.Observe(f, now, 2)
+		tr.Observe(f, now, 2, 0)
 	})
 	if allocs != 0 {
 		t.Fatalf("%.1f allocs per heartbeat", allocs)

@@ -103,8 +103,14 @@ func writeHeader(t *textWriter, r *analyze.Report) {
 		if path == "-" {
 			path = "- (standard input)"
 		}
-		t.printf("  input    %s (%s, %s%s): %s%s\n", path, in.Format, strings.Join(in.LinkTypes, "+"), extra,
-			frames(in.Frames), dups)
+		// With several inputs, the time each covers: one may end before
+		// the others or start after them.
+		span := ""
+		if len(r.Inputs) > 1 && !in.Start.IsZero() {
+			span = fmt.Sprintf(", %s to %s", stampFrom(in.Start, r.Capture.Start), stampFrom(in.End, r.Capture.Start))
+		}
+		t.printf("  input    %s (%s, %s%s): %s%s%s\n", path, in.Format, strings.Join(in.LinkTypes, "+"), extra,
+			frames(in.Frames), span, dups)
 	}
 	if r.Partial {
 		t.printf("  PARTIAL  %s\n", r.PartialReason)
@@ -123,6 +129,7 @@ func writeHeader(t *textWriter, r *analyze.Report) {
 	}
 	t.printf("  capture  %s from %s to %s UTC (%s)\n", frames(r.Stats.Frames),
 		c.Start.Format(day+stamp), end, spanText(c.DurationSeconds))
+	writeCoverage(t, r)
 	if n := r.Stats.DuplicatesDropped; n > 0 {
 		t.printf("  merged   the inputs overlap: %s that repeat a frame of another input (same bytes, within --dedup-window) "+
 			"%s counted once\n", frames(n), finding.Verb(n, "was", "were"))
@@ -162,6 +169,46 @@ func encapsulations(enc analyze.Encapsulations) string {
 
 // spanText writes the capture's duration: to the millisecond, and to the
 // second beyond an hour.
+// stampFrom writes a time of the capture: with its date when that is not
+// the date of ref, the capture's start.
+func stampFrom(at, ref time.Time) string {
+	const day, stamp = "2006-01-02 ", "15:04:05.000"
+	if at.Format(day) != ref.Format(day) {
+		return at.Format(day + stamp)
+	}
+	return at.Format(stamp)
+}
+
+// maxCoverageStretches is how many stretches the coverage line names.
+const maxCoverageStretches = 4
+
+// writeCoverage says which stretches of the capture's time the inputs
+// cover, when some of it no input covers (rotated files with a pause).
+func writeCoverage(t *textWriter, r *analyze.Report) {
+	c := r.Capture
+	if len(c.Uncovered) == 0 {
+		return
+	}
+	var stretches []string
+	from := c.Start
+	var uncovered time.Duration
+	for i, h := range append(c.Uncovered, analyze.TimeSpan{Start: c.End, End: c.End}) {
+		if i < maxCoverageStretches {
+			stretches = append(stretches, stampFrom(from, c.Start)+" to "+stampFrom(h.Start, c.Start))
+		}
+		uncovered += h.End.Sub(h.Start)
+		from = h.End
+	}
+	list := strings.Join(stretches, ", ")
+	if n := len(c.Uncovered) + 1; n > maxCoverageStretches {
+		list += fmt.Sprintf(" and %d more stretches", n-maxCoverageStretches)
+	} else if i := strings.LastIndex(list, ", "); i >= 0 {
+		list = list[:i] + " and " + list[i+2:]
+	}
+	t.printf("  coverage the inputs cover %s; %s in between no input covers: no heartbeat gap, rate or wait for a query counts it\n",
+		list, spanText(uncovered.Seconds()))
+}
+
 func spanText(seconds float64) string {
 	d := time.Duration(seconds * float64(time.Second))
 	if d >= time.Hour {
@@ -224,7 +271,52 @@ func writeClusters(t *textWriter, r *analyze.Report) {
 				t.printf("    %s\n", note)
 			}
 		}
+		writeHostCoverage(t, r, c)
 		t.printf("\n")
+	}
+}
+
+// writeHostCoverage says, with several inputs, which hosts of c the inputs
+// that hear them did not cover long enough to tell whether they went on
+// after their last heartbeat or were up before their first.
+func writeHostCoverage(t *textWriter, r *analyze.Report, c analyze.Cluster) {
+	type note struct {
+		after  bool
+		at     time.Time
+		input  string
+		prios  []string
+		plural bool
+	}
+	var notes []*note
+	add := func(after bool, at time.Time, input string, prio uint32) {
+		for _, n := range notes {
+			if n.after == after && n.at.Equal(at) && n.input == input {
+				n.prios = append(n.prios, fmt.Sprint(prio))
+				return
+			}
+		}
+		notes = append(notes, &note{after: after, at: at, input: input, prios: []string{fmt.Sprint(prio)}})
+	}
+	for _, h := range c.Hosts {
+		if !h.UnknownBefore.IsZero() {
+			add(false, h.UnknownBefore, h.UnknownBeforeInput, h.Priority)
+		}
+		if !h.UnknownAfter.IsZero() {
+			add(true, h.UnknownAfter, h.UnknownAfterInput, h.Priority)
+		}
+	}
+	for _, n := range notes {
+		hosts, them, they := "host "+n.prios[0], "it", "it was"
+		if len(n.prios) > 1 {
+			hosts, them, they = "hosts "+strings.Join(n.prios, ", "), "them", "they were"
+		}
+		if n.after {
+			t.printf("    %s: not heard after %s, the last input that hears %s, ended at %s: whether %s still up after is not known\n",
+				hosts, n.input, them, stampFrom(n.at, r.Capture.Start), they)
+		} else {
+			t.printf("    %s: first heard when %s, the first input that carried %s, began at %s: whether %s up before is not known\n",
+				hosts, n.input, them, stampFrom(n.at, r.Capture.Start), they)
+		}
 	}
 }
 

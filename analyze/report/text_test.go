@@ -19,7 +19,7 @@ func TestTextSingular(t *testing.T) {
 	e := analyze.New(analyze.Options{})
 	frame := make([]byte, 60)
 	frame[12], frame[13] = 0x08, 0x06 // ARP, cut short: a malformed frame
-	e.PacketAt(frame, 1, time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC).UnixNano(), len(frame), layers.LinkTypeEthernet)
+	e.PacketAt(frame, 1, time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC).UnixNano(), len(frame), layers.LinkTypeEthernet, 0)
 	r := e.Finish()
 	r.Inputs = []analyze.Input{{Path: "one.pcap", Format: "pcap", LinkTypes: []string{"Ethernet"}, Frames: 1}}
 	var b bytes.Buffer

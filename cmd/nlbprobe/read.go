@@ -180,6 +180,13 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		src.SetFilter(filter)
 	}
 
+	if len(files) > 1 {
+		// Several files: the engine learns when each was capturing
+		// (capture.InputEdge) and judges silences and rates by it.
+		for _, path := range files {
+			opts.Inputs = append(opts.Inputs, inputName(path))
+		}
+	}
 	e := analyze.New(opts)
 	// A progress line on stderr, drawn only when stderr is a terminal.
 	prog := newProgress(stderr, src)
@@ -191,6 +198,7 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	noteInputs(e, src.Inputs())
+	coverInputs(e, src.Inputs())
 	r := e.Finish()
 	if filter != nil {
 		noteFilter(stderr, filter, r.Stats.Frames, src.Inputs())
@@ -296,20 +304,57 @@ func noteFilter(stderr io.Writer, f *capture.Filter, passed uint64, inputs []cap
 
 // feed runs every packet of src through e until the end, an I/O error or
 // ctx's cancellation (Ctrl-C), which it checks every few thousand frames.
-func feed(ctx context.Context, src capture.Source, e *analyze.Engine) (interrupted bool, err error) {
+func feed(ctx context.Context, src *capture.FileSource, e *analyze.Engine) (interrupted bool, err error) {
 	var p capture.Packet
+	var edges []capture.InputEdge
 	for n := 0; ; n++ {
 		if n&0xfff == 0 && ctx.Err() != nil {
 			return true, nil
 		}
-		if err := src.Next(&p); err != nil {
+		err := src.Next(&p)
+		// The edges Next came to: an input's end is found when the
+		// packet after its last is read, before that packet is analyzed.
+		edges = src.TakeEdges(edges[:0])
+		applyEdges(e, edges)
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return false, nil
 			}
 			return false, err
 		}
-		e.PacketAt(p.Data, p.Frame, p.Info.Timestamp.UnixNano(), p.Info.Length, p.LinkType)
+		e.PacketAt(p.Data, p.Frame, p.Info.Timestamp.UnixNano(), p.Info.Length, p.LinkType, p.Input)
 	}
+}
+
+// applyEdges tells e when inputs started and ended (capture.InputEdge).
+func applyEdges(e *analyze.Engine, edges []capture.InputEdge) {
+	for _, ed := range edges {
+		if ed.End {
+			e.InputEnd(ed.Input, ed.Time)
+		} else {
+			e.InputStart(ed.Input, ed.Time)
+		}
+	}
+}
+
+// coverInputs tells e, before Finish, the whole time each input covered:
+// the edges of the last read (which ends with io.EOF, no batch to carry
+// them) and of inputs a Ctrl-C left unfinished.
+func coverInputs(e *analyze.Engine, inputs []capture.InputInfo) {
+	for i, in := range inputs {
+		if !in.First.IsZero() {
+			e.InputStart(i, in.First)
+			e.InputEnd(i, in.Last)
+		}
+	}
+}
+
+// inputName names an input in the report's messages.
+func inputName(path string) string {
+	if path == capture.StdinPath {
+		return "standard input"
+	}
+	return path
 }
 
 // pipelineBatches is how many batches circulate between the reader and the
@@ -344,6 +389,7 @@ func feedFiles(ctx context.Context, src *capture.FileSource, e *analyze.Engine, 
 			}
 			return false, err
 		}
+		applyEdges(e, b.Edges)
 		analyzeBatch(e, &b, 0)
 	}
 }
@@ -414,6 +460,7 @@ func pipeline(ctx context.Context, src *capture.FileSource, e *analyze.Engine, k
 		if !ok {
 			break
 		}
+		applyEdges(e, b.packets.Edges)
 		// ApplyBatch declines the rare batch it cannot apply exactly.
 		sorted := b.sorted.Len()
 		if !e.ApplyBatch(b.sorted) {
@@ -473,7 +520,7 @@ func sortBatch(b *splitBatch, keepSorting sortPolicy) {
 	for lo := 0; lo < len(p.Packets) && keepSorting(lo, len(p.Packets)); lo += sortChunk {
 		for i := lo; i < min(lo+sortChunk, len(p.Packets)); i++ {
 			pk := &p.Packets[i]
-			b.sorted.Add(p.Data(i), p.Frame(i), pk.Time, int(pk.Length), pk.LinkType)
+			b.sorted.Add(p.Data(i), p.Frame(i), pk.Time, int(pk.Length), pk.LinkType, int(pk.Input))
 		}
 	}
 }
@@ -495,7 +542,7 @@ func analyzeBatch(e *analyze.Engine, b *capture.Batch, from int) {
 			}
 		}
 		p := &b.Packets[i]
-		e.PacketAt(b.Data(i), b.Frame(i), p.Time, int(p.Length), p.LinkType)
+		e.PacketAt(b.Data(i), b.Frame(i), p.Time, int(p.Length), p.LinkType, int(p.Input))
 	}
 	prefetchSink += sink
 }
@@ -532,7 +579,8 @@ func reportInputs(inputs []capture.InputInfo) []analyze.Input {
 	out := make([]analyze.Input, 0, len(inputs))
 	for _, in := range inputs {
 		ri := analyze.Input{Path: in.Path, Format: in.Format, Snaplen: in.Snaplen, Sections: in.Sections,
-			Frames: in.Frames, DuplicatesDropped: in.Duplicates, TruncatedAtEnd: in.TruncatedAtEnd, Error: in.Err}
+			Frames: in.Frames, DuplicatesDropped: in.Duplicates, TruncatedAtEnd: in.TruncatedAtEnd, Error: in.Err,
+			Start: in.First.UTC(), End: in.Last.UTC()}
 		for _, lt := range in.LinkTypes {
 			ri.LinkTypes = append(ri.LinkTypes, lt.String())
 		}

@@ -36,7 +36,10 @@ import (
 //     capture.pcapng is fixtures/captures/healthy-unicast.pcapng,
 //     node1.pcap.gz healthy-unicast.pcap.gz, node2.pcap two-vlans.pcap,
 //     access-port.pcap flooding-nonmember.pcap; report.json is written in
-//     the temporary folder, not in the repository.
+//     the temporary folder, not in the repository. Where node2.pcap is
+//     read with node1.pcap.gz, as captures of two nodes, it is
+//     migration.pcap: 60 s to node1's 20, as two captures taken by hand
+//     differ in length.
 //
 // The lab tests add their own, said where they run the lines (eth1 is the
 // lab's capture port, the mtu targets file is written by the test...).
@@ -52,6 +55,7 @@ var readmeSubstitutions = []struct{ from, to string }{
 	{"install -m 755 nlbprobe /usr/local/bin/", "install -m 755 {tmp}/nlbprobe {tmp}/usr/local/bin/"},
 	{"/usr/local/bin/", "{tmp}/usr/local/bin/"},
 	{" capture.pcapng", " fixtures/captures/healthy-unicast.pcapng"},
+	{" node1.pcap.gz node2.pcap", " fixtures/captures/healthy-unicast.pcap.gz fixtures/captures/migration.pcap"},
 	{" node1.pcap.gz", " fixtures/captures/healthy-unicast.pcap.gz"},
 	{" node2.pcap", " fixtures/captures/two-vlans.pcap"},
 	{" access-port.pcap", " fixtures/captures/flooding-nonmember.pcap"},
@@ -147,6 +151,13 @@ var readmeRuns = []struct {
 			}
 			if len(r.Inputs) != 2 || !notSeen {
 				t.Errorf("report.json: %d inputs, findings %+v; want 2 inputs and cluster-not-seen for 172.31.3.232", len(r.Inputs), r.Findings)
+			}
+			// node1's hosts fall silent when its capture ends, 40 s before
+			// node2's: no input hears them then, so none "left".
+			for _, f := range r.Findings {
+				if f.Kind == "heartbeat-gap" && !strings.Contains(f.Subject, "10.50.0.100") {
+					t.Errorf("report.json: a heartbeat gap of node1's cluster, whose capture ended: %+v", f)
+				}
 			}
 		}},
 		{code: exitFindings, want: "WARNING multicast-flooding"},
