@@ -1,12 +1,14 @@
 package nlb_test
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
+	"github.com/nlbprobe/nlbprobe/analyze/coverage"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
 	"github.com/nlbprobe/nlbprobe/analyze/frame"
 	"github.com/nlbprobe/nlbprobe/analyze/nlb"
@@ -27,6 +29,7 @@ type beat struct {
 	dst   addr.MAC
 	rules []uint32
 	cut   int // payload bytes captured; 0 = whole
+	input int // the input (file) it came from
 }
 
 func (b beat) frame() *frame.Frame {
@@ -69,8 +72,24 @@ func everySecond(from, to int, b beat) []beat {
 // engine does, and finishes at end seconds.
 func feed(t *testing.T, beats []beat, endSec int) (*nlb.Tracker, *finding.Store) {
 	t.Helper()
+	return feedCovered(t, beats, endSec, nil)
+}
+
+// feedCovered is feed with the coverage of several inputs: spans are
+// their first and last frame times in milliseconds, told to the coverage
+// before the beats (as a reader ahead of the analysis may).
+func feedCovered(t *testing.T, beats []beat, endSec int, spans [][2]int64) (*nlb.Tracker, *finding.Store) {
+	t.Helper()
 	store := finding.NewStore(100)
-	tr := nlb.New(nlb.Config{}, store)
+	var cov *coverage.Inputs
+	if len(spans) > 1 {
+		cov = coverage.New(make([]string, len(spans)))
+		for i, sp := range spans {
+			cov.Start(i, base.Add(time.Duration(sp[0])*time.Millisecond).UnixNano())
+			cov.End(i, base.Add(time.Duration(sp[1])*time.Millisecond).UnixNano())
+		}
+	}
+	tr := nlb.New(nlb.Config{Coverage: cov}, store)
 	sortBeats(beats)
 	sec := int64(-1)
 	for i, b := range beats {
@@ -79,7 +98,7 @@ func feed(t *testing.T, beats []beat, endSec int) (*nlb.Tracker, *finding.Store)
 			sec = s
 			tr.Tick(now)
 		}
-		tr.Observe(b.frame(), now, uint64(i+1), 0)
+		tr.Observe(b.frame(), now, uint64(i+1), b.input)
 	}
 	end := base.Add(time.Duration(endSec) * time.Second).UnixNano()
 	tr.Check(end)
@@ -287,5 +306,77 @@ func TestObserveAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%.1f allocs per heartbeat", allocs)
+	}
+}
+
+// TestGapsWithSeveralInputs: with several inputs, a host's silence is a
+// gap only while an input that can hear it was capturing: one that
+// carried its heartbeats, or one that carried its cluster's and began
+// after its last (the next rotated file), not one that carried the
+// cluster's while the host was heard elsewhere (a span of one host's
+// port, which never hears the others).
+func TestGapsWithSeveralInputs(t *testing.T) {
+	host := func(prio uint32, input int) beat {
+		return beat{prio: prio, ded: fmt.Sprintf("10.0.0.%d", prio), src: nic(byte(prio)), dst: multicastMAC, input: input}
+	}
+	// at builds the heartbeats of a host every second of [from, to] that
+	// no hole covers.
+	at := func(b beat, from, to int, holes ...[2]int) []beat {
+		var out []beat
+		for _, hb := range everySecond(from, to, b) {
+			in := false
+			for _, h := range holes {
+				in = in || hb.ms >= int64(h[0])*1000 && hb.ms <= int64(h[1])*1000
+			}
+			if !in {
+				out = append(out, hb)
+			}
+		}
+		return out
+	}
+	type want struct {
+		prio uint32
+		sev  finding.Severity
+	}
+	for _, tt := range []struct {
+		name  string
+		spans [][2]int64 // ms
+		beats [][]beat
+		end   int
+		gaps  []want
+	}{
+		{"a host heard only in the input that ended", [][2]int64{{0, 20_000}, {0, 60_000}},
+			[][]beat{at(host(1, 0), 0, 20), at(host(2, 1), 0, 60)}, 60, nil},
+		{"it stops while its input captures", [][2]int64{{0, 20_000}, {0, 60_000}},
+			[][]beat{at(host(1, 0), 0, 10), at(host(2, 1), 0, 60)}, 60, []want{{1, finding.Error}}},
+		{"an input that hears only another host of the cluster", [][2]int64{{0, 20_000}, {0, 60_000}},
+			[][]beat{at(host(1, 0), 0, 20), at(host(2, 0), 0, 20), at(host(2, 1), 0, 60)}, 60, nil},
+		{"the next rotated file hears the cluster, not the host", [][2]int64{{0, 30_000}, {30_500, 60_000}},
+			[][]beat{at(host(1, 0), 0, 29), at(host(2, 0), 0, 30), at(host(2, 1), 31, 60)}, 60, []want{{1, finding.Error}}},
+		{"rotated files with a pause", [][2]int64{{0, 30_000}, {100_000, 130_000}},
+			[][]beat{at(host(1, 0), 0, 30), at(host(1, 1), 100, 130), at(host(2, 0), 0, 30), at(host(2, 1), 100, 130)}, 130, nil},
+		{"a gap inside an input", [][2]int64{{0, 60_000}, {0, 20_000}},
+			[][]beat{at(host(1, 0), 0, 60, [2]int{30, 40}), at(host(2, 1), 0, 20)}, 60, []want{{1, finding.Warning}}},
+		{"a gap that runs into a pause", [][2]int64{{0, 30_000}, {100_000, 130_000}},
+			[][]beat{at(host(1, 0), 0, 20), at(host(1, 1), 100, 130)}, 130, []want{{1, finding.Warning}}},
+		{"a gap shorter than the tolerance before a pause", [][2]int64{{0, 30_000}, {100_000, 130_000}},
+			[][]beat{at(host(1, 0), 0, 27), at(host(1, 1), 100, 130)}, 130, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var beats []beat
+			for _, b := range tt.beats {
+				beats = append(beats, b...)
+			}
+			_, store := feedCovered(t, beats, tt.end, tt.spans)
+			var got []want
+			for _, f := range findingsOf(store, finding.HeartbeatGap) {
+				var prio uint32
+				fmt.Sscanf(f.Subject[strings.LastIndex(f.Subject, " ")+1:], "%d", &prio)
+				got = append(got, want{prio, f.Severity})
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.gaps) {
+				t.Errorf("gaps %v, want %v:\n%+v", got, tt.gaps, findingsOf(store, finding.HeartbeatGap))
+			}
+		})
 	}
 }
