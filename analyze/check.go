@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/arp"
@@ -51,77 +50,6 @@ func (e *Engine) memberOf(vlan frame.VLAN, group [4]byte, h *nlb.Host) *igmp.Mem
 		}
 	}
 	return nil
-}
-
-// checkMembership raises igmp-member-missing for IGMP-mode hosts that
-// heartbeat but never reported their cluster's group. Hosts report only
-// when asked (or once when they join), so "never" needs a query the host
-// should have answered, or as long as a switch keeps a membership.
-func (e *Engine) checkMembership(now int64, final bool) {
-	const answerTime = 12 * time.Second // Max Resp Time (10 s) plus slack
-	for k, c := range e.nlb.Clusters() {
-		if c.Mode() != addr.ModeIGMP {
-			continue
-		}
-		group := igmp.GroupOf(k.IP)
-		queries := e.igmp.QueriesOn(k.VLAN)
-		for i := range c.Hosts {
-			h := &c.Hosts[i]
-			key := finding.Key{Kind: finding.IGMPMemberMissing, VLAN: uint64(k.VLAN), IP: k.IP, IP2: h.Dedicated, N: int64(h.Priority)}
-			subject := fmt.Sprintf("cluster %v vlan %v host %d", k.IP, k.VLAN, h.Priority)
-			if m := e.memberOf(k.VLAN, group, h); m != nil && !m.Left {
-				// A late report withdraws what an earlier check said.
-				e.store.Withdraw(key)
-				continue
-			}
-			askedAfterJoin := func(q int64) bool { return q >= h.First && now-q >= int64(answerTime) }
-			// The time an input that hears the host was capturing: not
-			// the time between rotated files, nor after its input ended.
-			_, heard := e.nlb.Listened(c, h, h.First, now)
-			watched := time.Duration(heard).Round(time.Second)
-			shouldHave := askedAfterJoin(queries.Last) || askedAfterJoin(queries.Prev) ||
-				watched >= igmp.MembershipTimeout
-			groupIP := netip.AddrFrom4(group)
-			var sev finding.Severity
-			var msg, remedy string
-			switch {
-			case shouldHave:
-				asked := "no querier asked in that time"
-				if queries.Count > 0 {
-					asked = fmt.Sprintf("queries seen on the VLAN: %d, the last at %s", queries.Count,
-						at(queries.Last).Format(time.RFC3339))
-				}
-				sev = finding.Warning
-				msg = fmt.Sprintf("%s heartbeats in IGMP mode but sent no IGMP report for %v in %s (%s): "+
-					"a snooping switch does not deliver the cluster's traffic to its port", h.Describe(), groupIP, watched, asked)
-				remedy = "check IGMP multicast is enabled on that host (NLB Manager: cluster operation mode IGMP multicast) " +
-					"and that its NIC and virtual switch pass IGMP; compare the switch's groups (Cisco " +
-					rem.Code(rem.CiscoShowIGMPGroups(k.VLAN.ID())) + ", Linux bridge " + rem.Code(rem.BridgeMDBShow) + ")"
-			case final:
-				sev = finding.Info
-				msg = fmt.Sprintf("%s heartbeats in IGMP mode and sent no IGMP report for %v, but the capture is too short "+
-					"to know: hosts report when a querier asks (every %s by default) and %s was captured without a query to answer",
-					h.Describe(), groupIP, igmp.QueryInterval, watched)
-				remedy = "capture for at least " + igmp.MembershipTimeout.String() + ", or until a query and its reports are seen"
-			default:
-				continue
-			}
-			if f, ok := e.store.Get(key); ok {
-				// Keep the message current: the first check may have run
-				// early in the capture.
-				if sev >= f.Severity {
-					f.Severity, f.Message, f.Remedy = sev, msg, remedy
-				}
-				continue
-			}
-			e.store.Raise(key, finding.Finding{
-				Severity: sev, Subject: subject, VLAN: k.VLAN.ID(), Time: at(now), Message: msg, Remedy: remedy,
-				Evidence: []uint64{h.FirstFrame, h.LastFrame},
-				IPs:      hostAddrs(k.IP, groupIP, h),
-				MACs:     []addr.MAC{h.MAC},
-			})
-		}
-	}
 }
 
 // hostAddrs lists the addresses a finding about host h of a cluster names.
@@ -329,6 +257,15 @@ type floodVerdict struct {
 	raise   bool
 	// For the IGMP form, what the control plane lacks.
 	membersMissing, noQuerier bool
+	// episodic: an IGMP-mode verdict from the control plane, which
+	// changes as hosts join and leave and queriers come and go: its
+	// flooding findings hold from since and end when it no longer says
+	// flooding (since is then when the new state began).
+	episodic bool
+	since    int64
+	// state says in a few words what the control plane shows, for the
+	// message of a flooding episode it ended.
+	state string
 }
 
 // verdictFor decides flooding for the cluster MAC mac on vlan with what the
@@ -357,30 +294,7 @@ func (e *Engine) verdictFor(vlan frame.VLAN, mac addr.MAC, frames uint64) floodV
 	}
 	// IGMP mode: complete membership and a querier are necessary, not
 	// sufficient (a switch snooping by IP group never matches NLB frames).
-	_, c := e.liveCluster(vlan, f)
-	if c == nil {
-		return floodVerdict{verdict: VerdictUnknown, basis: BasisControlPlane, reason: "control plane: no heartbeats for an IGMP-mode cluster with this MAC were seen", kind: kind}
-	}
-	missing := 0
-	group := [4]byte{239, 255, f.IP[2], f.IP[3]}
-	for i := range c.Hosts {
-		if m := e.memberOf(vlan, group, &c.Hosts[i]); m == nil || m.Left {
-			missing++
-		}
-	}
-	queries := e.igmp.QueriesOn(vlan)
-	switch {
-	case missing > 0:
-		return floodVerdict{verdict: VerdictFlooding, basis: BasisControlPlane, reason: fmt.Sprintf("control plane: IGMP mode, but %d of %s never reported %v: "+
-			"a snooping switch floods the group or keeps it from those hosts", missing, finding.Plural(len(c.Hosts), "host", "hosts"),
-			netip.AddrFrom4(group)), kind: kind, raise: true, membersMissing: true, noQuerier: queries.Count == 0}
-	case queries.Count == 0:
-		return floodVerdict{verdict: VerdictFlooding, basis: BasisControlPlane, reason: "control plane: IGMP mode with every host reported, but no querier on the VLAN: " +
-			"memberships age out and the switch then floods (or drops) the group", kind: kind, raise: true, noQuerier: true}
-	}
-	return floodVerdict{verdict: VerdictTargetedIfMACGroup, basis: BasisControlPlane, reason: "control plane: IGMP mode, every host reported and a querier is present; " +
-		"traffic is targeted only where the switch constrains by MAC group (a static MAC entry, Nexus 9000), " +
-		"while switches that snoop by IP group (Catalyst 9000, a Linux bridge) flood or drop it: only a nonmember vantage proves it", kind: kind}
+	return e.igmpVerdict(vlan, f, kind)
 }
 
 // checkFlooding raises unicast-flooding and multicast-flooding from the
@@ -388,6 +302,10 @@ func (e *Engine) verdictFor(vlan frame.VLAN, mac addr.MAC, frames uint64) floodV
 func (e *Engine) checkFlooding(now int64) {
 	for k, c := range e.flood.All() {
 		v := e.verdictFor(k.VLAN, k.MAC, c.Frames)
+		if v.episodic {
+			e.floodEpisode(k, c, v, now)
+			continue
+		}
 		if !v.raise {
 			continue
 		}

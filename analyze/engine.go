@@ -180,6 +180,11 @@ type Engine struct {
 	// roles is what the ARP bindings say about each cluster MAC, rebuilt
 	// by every check (scanBindings) for the remedies of the findings.
 	roles map[flood.Key]*macRole
+	// floodReasons holds, for each open multicast-flooding episode of an
+	// IGMP-mode cluster MAC, why the control plane said flooding, for the
+	// message that ends it (checkFlooding). An entry lives while its
+	// episode is open, so there are at most as many as findings.
+	floodReasons map[flood.Key]string
 
 	truncTouch     touchCount
 	malformedTouch [frame.NumReasons]touchCount

@@ -141,6 +141,37 @@ func (s *Store) Withdraw(k Key) {
 	}
 }
 
+// MaxEpisodes bounds the episodes Episode keeps of one finding.
+const MaxEpisodes = 16
+
+// Episode finds the current episode of a state that holds for a while,
+// ends (the finding's End is set) and may hold again later, such as a
+// host missing from its IGMP group: its episodes are keyed k with M = 0,
+// 1, ... (k.M is ignored). It returns the key and finding of the latest
+// episode when it is still open (End zero); when none is open, the key a
+// new episode takes and nil. After MaxEpisodes episodes it returns the
+// last one, ended, for the caller to reopen: a state that comes and goes
+// all day keeps a bounded number of findings. Withdrawn episodes count as
+// taken.
+func (s *Store) Episode(k Key) (Key, *Finding) {
+	for m := range int64(MaxEpisodes) {
+		k.M = m
+		i, ok := s.index[k]
+		if !ok {
+			return k, nil
+		}
+		it := &s.items[i]
+		if it.withdrawn {
+			continue
+		}
+		if it.f.End.IsZero() || m == MaxEpisodes-1 {
+			return k, &it.f
+		}
+	}
+	// Every slot is withdrawn: the last one stays taken.
+	return k, nil
+}
+
 // Len returns the number of findings held, withdrawn ones included.
 func (s *Store) Len() int { return len(s.items) }
 

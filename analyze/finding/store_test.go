@@ -84,3 +84,42 @@ func TestSeverity(t *testing.T) {
 		t.Error("fatal accepted")
 	}
 }
+
+// TestStoreEpisodes: a state that comes and goes takes one finding per
+// episode (M = 0, 1, ...), skips withdrawn ones, and past MaxEpisodes
+// hands back the last one to reopen.
+func TestStoreEpisodes(t *testing.T) {
+	s := finding.NewStore(100)
+	t0 := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+	base := finding.Key{Kind: finding.IGMPMemberMissing, N: 2, M: 7} // M is ignored
+	k, f := s.Episode(base)
+	if f != nil || k.M != 0 {
+		t.Fatalf("empty store: episode %d, %v", k.M, f)
+	}
+	s.Raise(k, finding.Finding{Severity: finding.Warning, Start: t0})
+	if k2, f := s.Episode(base); f == nil || k2 != k {
+		t.Fatalf("the open episode is not found: %d, %v", k2.M, f)
+	}
+	f, _ = s.Get(k)
+	f.End = t0.Add(time.Minute)
+	k, f = s.Episode(base)
+	if f != nil || k.M != 1 {
+		t.Fatalf("after an ended episode: %d, %v", k.M, f)
+	}
+	s.Raise(k, finding.Finding{Severity: finding.Info})
+	s.Withdraw(k)
+	if k, f = s.Episode(base); f != nil || k.M != 2 {
+		t.Fatalf("after a withdrawn episode: %d, %v", k.M, f)
+	}
+	for m := int64(2); m < finding.MaxEpisodes; m++ {
+		k.M = m
+		s.Raise(k, finding.Finding{Severity: finding.Warning, Start: t0, End: t0.Add(time.Second)})
+	}
+	k, f = s.Episode(base)
+	if f == nil || k.M != finding.MaxEpisodes-1 || f.End.IsZero() {
+		t.Fatalf("past MaxEpisodes: episode %d, %+v, want the last one, ended", k.M, f)
+	}
+	if s.Len() != finding.MaxEpisodes {
+		t.Errorf("%d findings, want %d", s.Len(), finding.MaxEpisodes)
+	}
+}

@@ -44,6 +44,9 @@ type Membership struct {
 	Reports               uint64
 	First, Last           int64
 	FirstFrame, LastFrame uint64
+	// Since is when the membership as it stands began: the first report,
+	// or the first after a leave.
+	Since int64
 	// Left is set by a v2 leave or a v3 record that excludes everything;
 	// a later report clears it.
 	Left   bool
@@ -90,6 +93,10 @@ type QueryTimes struct {
 	Count             uint64
 	First, Prev, Last int64 // packet times in ns; Prev is the one before Last
 	LastMaxRespTenths uint16
+	// Since is the first query after the last silence as long as a
+	// switch keeps memberships (MembershipTimeout): since when a querier
+	// has been asking.
+	Since int64
 }
 
 // Config sets the limits of the tables.
@@ -204,6 +211,9 @@ func (t *Tables) report(vlan frame.VLAN, group, member [4]byte, mac addr.MAC, ve
 	if created {
 		m.First, m.FirstFrame = now, n
 	}
+	if join && (created || m.Left) {
+		m.Since = now
+	}
 	if nlbGroup(group) && (created || m.Left != !join) {
 		kind := timeline.IGMPLeave
 		if join {
@@ -228,6 +238,9 @@ func (t *Tables) query(f *frame.Frame, src [4]byte, now int64, n uint64) {
 	qt := &v.queries
 	if qt.Count == 0 {
 		qt.First = now
+	}
+	if qt.Count == 0 || t.cov.Total(qt.Last, now) >= int64(MembershipTimeout) {
+		qt.Since = now
 	}
 	qt.Count++
 	qt.Prev, qt.Last = qt.Last, now
@@ -261,60 +274,127 @@ func (t *Tables) query(f *frame.Frame, src [4]byte, now int64, n uint64) {
 	q.lastGeneral = now
 }
 
+// QuerierState is what the queries seen on a VLAN say of its querier.
+type QuerierState uint8
+
+// The querier states.
+const (
+	// QuerierPending: no query seen yet, for less time than a switch
+	// keeps memberships: too early to tell.
+	QuerierPending QuerierState = iota
+	// QuerierPresent: a querier asked within MembershipTimeout.
+	QuerierPresent
+	// QuerierAbsent: no query for MembershipTimeout or longer since the
+	// last query (the querier stopped) or, when none was ever seen, since
+	// the first report: a snooping switch has aged the memberships out.
+	QuerierAbsent
+)
+
+// QuerierStatus says what the queries on vlan tell at now, and since when
+// that holds: for QuerierPresent the first query after the last silence;
+// for QuerierAbsent when the silence began (the last query, or the first
+// report when no query was ever seen); 0 while pending. igmp-no-querier and
+// the IGMP-mode flood verdict both rest on it, so they agree.
+func (t *Tables) QuerierStatus(vlan frame.VLAN, now int64) (QuerierState, int64) {
+	v := t.vlans.Get(vlan)
+	if v == nil {
+		return QuerierPending, 0
+	}
+	timeout := int64(MembershipTimeout)
+	// Only time some input was capturing counts: a query may have come
+	// between rotated files.
+	switch q := &v.queries; {
+	case q.Count > 0 && t.cov.Total(q.Last, now) >= timeout:
+		return QuerierAbsent, q.Last
+	case q.Count > 0:
+		return QuerierPresent, q.Since
+	case v.reports > 0 && t.cov.Total(v.firstReport, now) >= timeout:
+		return QuerierAbsent, v.firstReport
+	}
+	return QuerierPending, 0
+}
+
 // Check raises igmp-no-querier for VLANs where hosts report groups but no
 // querier asked for longer than a snooping switch keeps memberships, or a
-// querier went silent. now is the current packet time. With final set (the
-// end of a capture), a VLAN watched for less than that is reported as info:
-// the capture is too short to know.
+// querier went silent, and ends it (with the time it held) when a query
+// comes. now is the current packet time. With final set (the end of a
+// capture), a VLAN watched for less than that is reported as info: the
+// capture is too short to know.
 func (t *Tables) Check(now int64, final bool) {
-	timeout := int64(MembershipTimeout)
 	for vlan, v := range t.vlans.All() {
 		if v.reports == 0 {
 			continue
 		}
-		key := finding.Key{Kind: finding.IGMPNoQuerier, VLAN: uint64(vlan)}
-		if _, ok := t.store.Get(key); ok {
-			continue
-		}
-		// Only time some input was capturing counts: a query may have
-		// come between rotated files.
-		watched := t.cov.Total(v.firstReport, now)
+		key, f := t.store.Episode(finding.Key{Kind: finding.IGMPNoQuerier, VLAN: uint64(vlan)})
+		open := f != nil && f.End.IsZero()
+		state, since := t.QuerierStatus(vlan, now)
 		switch {
-		case v.queries.Count == 0 && watched >= timeout:
-			t.store.Raise(key, finding.Finding{
-				Severity: finding.Warning, Subject: "vlan " + vlan.String(), VLAN: vlan.ID(), Time: at(now),
-				Message: fmt.Sprintf("hosts sent %d IGMP reports on vlan %v but no querier asked in %s: "+
-					"a snooping switch ages memberships out after %s and then floods or drops the groups",
-					v.reports, vlan, dur(watched), MembershipTimeout),
-				Remedy: "enable an IGMP querier on the VLAN (Cisco " + remedy.Code(remedy.CiscoQuerier) + ", Linux bridge " +
-					remedy.Code(remedy.BridgeQuerier) + "), or turn snooping off there",
-				Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),
-			})
-		case v.queries.Count > 0 && t.cov.Total(v.queries.Last, now) >= timeout:
-			msg := fmt.Sprintf("the last IGMP query on vlan %v was at %s, %s ago: the querier stopped, so memberships age out",
-				vlan, at(v.queries.Last).Format(time.RFC3339), dur(now-v.queries.Last))
-			if since := t.cov.Total(v.queries.Last, now); since < now-v.queries.Last {
-				msg = fmt.Sprintf("the last IGMP query on vlan %v was at %s, %s ago, and the inputs captured %s of that time "+
-					"without one: the querier stopped, so memberships age out", vlan, at(v.queries.Last).Format(time.RFC3339),
-					dur(now-v.queries.Last), dur(since))
+		case state == QuerierAbsent && open:
+			// Still absent: keep the message current (the flood verdict,
+			// which rests on the same status, says how long).
+			f.Message, f.Remedy = t.noQuerierText(vlan, v, now, since)
+		case state == QuerierAbsent:
+			msg, fix := t.noQuerierText(vlan, v, now, since)
+			if f != nil {
+				// Past MaxEpisodes: the last episode opens again.
+				f.Severity, f.Start, f.End, f.Message, f.Remedy = finding.Warning, at(since), time.Time{}, msg, fix
+				t.store.Update(key)
+				continue
 			}
 			t.store.Raise(key, finding.Finding{
-				Severity: finding.Warning, Subject: "vlan " + vlan.String(), VLAN: vlan.ID(), Time: at(now),
-				Message: msg,
-				Remedy: "check the querier (Cisco " + remedy.Code(remedy.CiscoShowQuerier) + ") or enable one on the VLAN (Cisco " +
-					remedy.Code(remedy.CiscoQuerier) + ", Linux bridge " + remedy.Code(remedy.BridgeQuerier) + ")",
-				Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),
+				Severity: finding.Warning, Subject: "vlan " + vlan.String(), VLAN: vlan.ID(), Time: at(now), Start: at(since),
+				Message: msg, Remedy: fix, Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),
 			})
-		case v.queries.Count == 0 && final:
+		case state == QuerierPresent && open && f.Severity >= finding.Warning:
+			// A query came: the silence ended with it.
+			end := max(since, f.Start.UnixNano())
+			f.End = at(end)
+			f.Message = fmt.Sprintf("no IGMP querier asked on vlan %v from %s until %s (%s), when a query came: "+
+				"a snooping switch ages memberships out after %s without one and floods or drops the groups meanwhile",
+				vlan, f.Start.Format(time.RFC3339Nano), f.End.Format(time.RFC3339Nano), dur(end-f.Start.UnixNano()), MembershipTimeout)
+			t.store.Update(key)
+		case state == QuerierPending && final && f == nil:
 			t.store.Raise(key, finding.Finding{
 				Severity: finding.Info, Subject: "vlan " + vlan.String(), VLAN: vlan.ID(), Time: at(now),
 				Message: fmt.Sprintf("no IGMP query on vlan %v in the %s after the first report: too short to know "+
-					"whether a querier exists (queries come every %s by default)", vlan, dur(watched), QueryInterval),
+					"whether a querier exists (queries come every %s by default)", vlan, dur(t.cov.Total(v.firstReport, now)), QueryInterval),
 				Remedy:   "capture for at least " + MembershipTimeout.String() + " to see the querier",
 				Evidence: []uint64{v.firstFrame}, IPs: t.groupsOn(vlan),
 			})
 		}
 	}
+}
+
+// noQuerierText is the message and remedy of an igmp-no-querier warning on
+// vlan at now, silent since since.
+func (t *Tables) noQuerierText(vlan frame.VLAN, v *vlanState, now, since int64) (msg, fix string) {
+	silent := t.cov.Total(since, now)
+	if v.queries.Count == 0 {
+		return fmt.Sprintf("hosts sent %d IGMP reports on vlan %v but no querier asked in %s: "+
+				"a snooping switch ages memberships out after %s and then floods or drops the groups",
+				v.reports, vlan, dur(silent), MembershipTimeout),
+			"enable an IGMP querier on the VLAN (Cisco " + remedy.Code(remedy.CiscoQuerier) + ", Linux bridge " +
+				remedy.Code(remedy.BridgeQuerier) + "), or turn snooping off there"
+	}
+	msg = fmt.Sprintf("the last IGMP query on vlan %v was at %s, %s ago: the querier stopped, so memberships age out",
+		vlan, at(since).Format(time.RFC3339), dur(now-since))
+	if silent < now-since {
+		msg = fmt.Sprintf("the last IGMP query on vlan %v was at %s, %s ago, and the inputs captured %s of that time "+
+			"without one: the querier stopped, so memberships age out", vlan, at(since).Format(time.RFC3339),
+			dur(now-since), dur(silent))
+	}
+	return msg, "check the querier (Cisco " + remedy.Code(remedy.CiscoShowQuerier) + ") or enable one on the VLAN (Cisco " +
+		remedy.Code(remedy.CiscoQuerier) + ", Linux bridge " + remedy.Code(remedy.BridgeQuerier) + ")"
+}
+
+// ReportTimes returns how many IGMP reports (of any group, by any host)
+// were seen on vlan and when the last one came (0: none): whether reports
+// reach the capture's port at all.
+func (t *Tables) ReportTimes(vlan frame.VLAN) (count uint64, last int64) {
+	if v := t.vlans.Get(vlan); v != nil {
+		return v.reports, v.lastReport
+	}
+	return 0, 0
 }
 
 // groupsOn returns the groups reported on vlan (at most 16), for the

@@ -247,11 +247,13 @@ func heartbeating(h analyze.Host, now time.Time) bool {
 }
 
 // currentFindings indexes the subjects of the findings of kind that hold
-// now: warnings and errors (an info says the capture was too short to know).
+// now: warnings and errors (an info says the capture was too short to
+// know) that have not ended (a host that reported its group since, a
+// querier that came back).
 func currentFindings(r *analyze.Report, kind finding.Kind) map[string]bool {
 	out := map[string]bool{}
 	for _, f := range r.Findings {
-		if f.Kind == kind && f.Severity >= finding.Warning {
+		if f.Kind == kind && f.Severity >= finding.Warning && f.End.IsZero() {
 			out[f.Subject] = true
 		}
 	}

@@ -196,6 +196,26 @@ func TestMetricsStates(t *testing.T) {
 			},
 		},
 		{
+			// Node 2 does not answer the query at 5 s: missing once its
+			// response time is over, ...
+			scenario: "igmp-late-join", steps: []time.Duration{30 * time.Second}, after: -1,
+			want: map[string]float64{
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.4.232",host="1",remote_span="",svlan="0",vlan="0"}`: 0,
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.4.232",host="2",remote_span="",svlan="0",vlan="0"}`: 1,
+				`nlbprobe_cluster_mac_flooding{mac="01:00:5e:7f:04:e8",remote_span="",svlan="0",vlan="0"}`:            1,
+			},
+		},
+		{
+			// ... and no longer once it reported (at 73 s): its finding
+			// ended, and the flood verdict followed.
+			scenario: "igmp-late-join",
+			want: map[string]float64{
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.4.232",host="1",remote_span="",svlan="0",vlan="0"}`: 0,
+				`nlbprobe_host_igmp_member_missing{cluster="10.20.4.232",host="2",remote_span="",svlan="0",vlan="0"}`: 0,
+				`nlbprobe_cluster_mac_flooding{mac="01:00:5e:7f:04:e8",remote_span="",svlan="0",vlan="0"}`:            0,
+			},
+		},
+		{
 			scenario: "igmp-no-querier",
 			want: map[string]float64{
 				`nlbprobe_igmp_querier_missing{remote_span="",svlan="0",vlan="0"}`:                                   1,
