@@ -161,9 +161,9 @@ func TestFleetLab(t *testing.T) {
 		map[string][]string{"nlbprobe-watch": {fleetProbeA, fleetProbeB}, "nlbprobe-mtu": {fleetProbeMTU}}, time.Second))
 	// The nodes join first and answer a query or two before they
 	// heartbeat: B's verdict on the cluster MAC needs every host's report
-	// and the querier, and a heartbeat ahead of its host's report is
-	// flooding until the report comes (measured: a node's join report can
-	// trail its first heartbeat).
+	// and the querier. (A heartbeat ahead of its host's join report is
+	// not judged until a query goes unanswered: the verdict is unknown,
+	// never flooding, meanwhile; TestWatchIGMPJoinAfterHeartbeats.)
 	for _, n := range l.nodes {
 		n.join()
 	}
