@@ -51,6 +51,9 @@ const (
 	// memberMissing: the host should have reported and did not, or it
 	// left the group.
 	memberMissing
+	// memberUnknown: no report of the host was seen, but from this vantage
+	// (a port with no NLB node) that proves nothing; why says why.
+	memberUnknown
 )
 
 // memberStatus is a host's memberState with its times.
@@ -67,8 +70,17 @@ type memberStatus struct {
 	// watched is how long, since since, an input that hears the host was
 	// capturing (a host without a report only).
 	watched int64
-	// why adds to the message of a missing host what proves it.
+	// why says, for memberUnknown, why the vantage cannot tell, and for a
+	// memberMissing judged from a nonmember port, what proves it.
 	why string
+}
+
+// nonmemberVantage reports whether frames on vlan were captured on a port
+// with no NLB node. A remote span's frames are mirrored copies wherever
+// the capture stands: they are judged as a span's.
+func (e *Engine) nonmemberVantage(vlan frame.VLAN) bool {
+	session, _ := vlan.Session()
+	return e.opts.Vantage == VantageNonMember && session == frame.SessionNone
 }
 
 // memberStatusOf says what the control plane shows of host h's membership
@@ -105,8 +117,62 @@ func (e *Engine) memberStatusOf(vlan frame.VLAN, group [4]byte, c *nlb.Cluster, 
 	if asked == 0 && heard < int64(igmp.MembershipTimeout) {
 		return memberStatus{state: memberPending, since: since, watched: heard}
 	}
-	// A span sees every report: one that never came was not sent.
-	return memberStatus{state: memberMissing, since: since, asked: asked, watched: heard}
+	st := memberStatus{state: memberMissing, since: since, asked: asked, watched: heard}
+	if !e.nonmemberVantage(vlan) {
+		// A span sees every report: one that never came was not sent.
+		return st
+	}
+	// A port with no NLB node sees reports only where the switch sends
+	// them, and a v1/v2 host that hears another member's report for the
+	// group keeps its own (report suppression, RFC 2236 section 3;
+	// IGMPv3 has none): a missing report proves something only where
+	// reports reach this port and none of another member suppressed it.
+	groupIP := netip.AddrFrom4(group)
+	if asked == 0 {
+		st.state = memberUnknown
+		st.why = "no query it should have answered was seen, and a port with no NLB node sees a host's join report only while the switch floods reports"
+		return st
+	}
+	if _, last := e.igmp.ReportTimes(vlan); last < asked {
+		st.state = memberUnknown
+		st.why = fmt.Sprintf("no IGMP report of any host reached this port after the query at %s: a snooping switch sends reports "+
+			"to its router ports only, so a port with no NLB node sees them only while the switch floods them", clock(asked))
+		return st
+	}
+	if who, m := e.suppressor(vlan, group, c, h, asked); m != nil {
+		st.state = memberUnknown
+		st.why = fmt.Sprintf("an IGMPv%d report for %v from %s came at %s, after the query at %s that this host should have answered, "+
+			"and a host with IGMPv1/v2 that hears another member's report for the group keeps its own (report suppression, RFC 2236 section 3)",
+			m.Version, groupIP, who, clock(m.Last), clock(asked))
+		return st
+	}
+	st.why = fmt.Sprintf("reports reach this port, and no other member's IGMPv1/v2 report for %v after the query at %s could have "+
+		"suppressed its own", groupIP, clock(asked))
+	return st
+}
+
+// suppressor finds another host's IGMPv1/v2 report for group on vlan at or
+// after the query at asked, which would have kept host h of cluster c from
+// sending its own, and names that host. A later report than the query's
+// response window counts too (the membership keeps only the last report):
+// from a nonmember port, doubt means no finding.
+func (e *Engine) suppressor(vlan frame.VLAN, group [4]byte, c *nlb.Cluster, h *nlb.Host, asked int64) (string, *igmp.Membership) {
+	for k, m := range e.igmp.Members() {
+		if k.VLAN != vlan || k.Group != group || m.Version > 2 || m.Left || m.Last < asked {
+			continue
+		}
+		member := netip.AddrFrom4(k.Member)
+		if member == h.Dedicated || m.MAC == h.MAC {
+			continue
+		}
+		for i := range c.Hosts {
+			if o := &c.Hosts[i]; o != h && (o.Dedicated == member || o.MAC == m.MAC) {
+				return o.Describe(), m
+			}
+		}
+		return member.String(), m
+	}
+	return "", nil
 }
 
 func clock(ns int64) string { return at(ns).Format(time.RFC3339Nano) }
@@ -158,6 +224,13 @@ func (e *Engine) checkMembership(now int64, final bool) {
 					"to know: hosts report when a querier asks (every %s by default) and %s was captured without a query to answer",
 					h.Describe(), groupIP, igmp.QueryInterval, dur(st.watched))
 				remedy = "capture for at least " + igmp.MembershipTimeout.String() + ", or until a query and its reports are seen"
+			case memberUnknown:
+				sev = finding.Info
+				msg = fmt.Sprintf("%s heartbeats in IGMP mode and no IGMP report of it for %v reached this port in %s, "+
+					"but from a port with no NLB node that cannot tell whether it is a member: %s",
+					h.Describe(), groupIP, dur(st.watched), st.why)
+				remedy = "judge the membership from a span of the hosts' ports, or on the switch (Cisco " +
+					rem.Code(rem.CiscoShowIGMPGroups(k.VLAN.ID())) + ", Linux bridge " + rem.Code(rem.BridgeMDBShow) + ")"
 			case memberMissing:
 				sev = finding.Warning
 				msg = e.memberMissingMessage(k.VLAN, h, groupIP, st, now)

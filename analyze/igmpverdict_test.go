@@ -87,6 +87,14 @@ func (w *igmpWorld) queries(from, every, to time.Duration, v3 bool, answer ...in
 	}
 }
 
+// otherReport adds an IGMPv2 report of another station for another group
+// (as every Windows host sends for SSDP): a sign that reports reach the
+// capture's port.
+func (w *igmpWorld) otherReport(at time.Duration) {
+	g := netip.MustParseAddr("239.1.2.3")
+	w.c.Add(at, fixtures.IGMPv2Report(g).Frame(addr.MAC{0x00, 0x15, 0x5d, 0x99, 0, 1}, netip.MustParseAddr("10.20.5.99")))
+}
+
 // streamed is a finding as the watch stream got it.
 type streamed struct {
 	f     finding.Finding
@@ -340,6 +348,95 @@ func TestIGMPVerdictsFollowControlPlane(t *testing.T) {
 			w.checkEpisodes(t, r, finding.IGMPMemberMissing, host1, nil)
 			w.checkEpisodes(t, r, finding.IGMPMemberMissing, host2, c.missing2)
 			w.checkEpisodes(t, r, finding.IGMPNoQuerier, "", c.nq)
+		})
+	}
+}
+
+// TestIGMPMemberMissingVantage: from a nonmember port a missing report
+// proves something only where reports reach the port and the host had no
+// reason to keep its own: IGMPv1/v2 hosts that hear another member's report
+// for the group in the same query's response window do not send theirs
+// (report suppression, RFC 2236 section 3), and a snooping switch sends
+// reports to its router ports only. A span sees every report, so there a
+// host that never reports to a querier is missing whatever the others do.
+func TestIGMPMemberMissingVantage(t *testing.T) {
+	s := time.Second
+	cases := []struct {
+		name    string
+		vantage analyze.Vantage
+		build   func(w *igmpWorld)
+		// host1, host2: the igmp-member-missing findings (open) of each.
+		host1, host2 []episode
+	}{{
+		name:    "v2 report suppression, nonmember",
+		vantage: analyze.VantageNonMember,
+		build: func(w *igmpWorld) {
+			w.beat(0, 0, 90*s)
+			w.beat(1, 0, 90*s)
+			w.queries(5*s, 20*s, 90*s, false, 0)
+		},
+		host2: []episode{{sev: finding.Info, start: 600 * time.Millisecond, words: []string{"cannot tell", "host 1", "report suppression"}}},
+	}, {
+		name:    "v2 report suppression seen on a span is still missing",
+		vantage: analyze.VantageSpan,
+		build: func(w *igmpWorld) {
+			w.beat(0, 0, 90*s)
+			w.beat(1, 0, 90*s)
+			w.queries(5*s, 20*s, 90*s, false, 0)
+		},
+		host2: []episode{{sev: finding.Warning, start: 600 * time.Millisecond, words: []string{"sent no IGMP report"}}},
+	}, {
+		name:    "IGMPv3 has no suppression, nonmember",
+		vantage: analyze.VantageNonMember,
+		build: func(w *igmpWorld) {
+			w.beat(0, 0, 90*s)
+			w.beat(1, 0, 90*s)
+			w.queries(5*s, 20*s, 90*s, true, 0)
+		},
+		host2: []episode{{sev: finding.Warning, start: 600 * time.Millisecond, words: []string{"sent no IGMP report"}}},
+	}, {
+		name:    "no report reaches a nonmember port of a snooping switch",
+		vantage: analyze.VantageNonMember,
+		build: func(w *igmpWorld) {
+			w.beat(0, 0, 90*s)
+			w.beat(1, 0, 90*s)
+			w.queries(5*s, 20*s, 90*s, false)
+		},
+		host1: []episode{{sev: finding.Info, start: 100 * time.Millisecond, words: []string{"cannot tell", "router ports"}}},
+		host2: []episode{{sev: finding.Info, start: 600 * time.Millisecond, words: []string{"cannot tell", "router ports"}}},
+	}, {
+		name:    "a v2 window without another member's report proves it, nonmember",
+		vantage: analyze.VantageNonMember,
+		build: func(w *igmpWorld) {
+			w.beat(0, 0, 90*s)
+			w.beat(1, 0, 90*s)
+			w.queries(5*s, 20*s, 30*s, false, 0)
+			w.queries(45*s, 20*s, 90*s, false)
+			w.otherReport(46 * s)
+			w.otherReport(66 * s)
+		},
+		host2: []episode{{sev: finding.Warning, start: 600 * time.Millisecond, words: []string{"sent no IGMP report"}}},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newIGMPWorld()
+			c.build(w)
+			r, events := w.run(c.vantage)
+			w.checkEpisodes(t, r, finding.IGMPMemberMissing, "host 1", c.host1)
+			w.checkEpisodes(t, r, finding.IGMPMemberMissing, "host 2", c.host2)
+			for _, want := range []struct {
+				subject string
+				eps     []episode
+			}{{"host 1", c.host1}, {"host 2", c.host2}} {
+				if slices.ContainsFunc(want.eps, func(e episode) bool { return e.sev >= finding.Warning }) {
+					continue
+				}
+				for _, f := range raised(events, finding.IGMPMemberMissing) {
+					if strings.Contains(f.Subject, want.subject) && f.Severity >= finding.Warning {
+						t.Errorf("%s streamed as a %v: %s", f.Subject, f.Severity, f.Message)
+					}
+				}
+			}
 		})
 	}
 }
