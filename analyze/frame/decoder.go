@@ -156,10 +156,17 @@ type Decoder struct {
 	hb      Heartbeat
 	payload gopacket.Payload
 
+	// The parsers of frames the hand decoders do not read (Linux cooked
+	// captures, a third tag, an 802.3 length...), and of every frame in
+	// the tests' oracle (fullParse).
 	ethParser, sllParser, sll2Parser *gopacket.DecodingLayerParser
-	// Parsers that start after the link header, which decodeLink read.
-	arpParser, ip4Parser, hbParser *gopacket.DecodingLayerParser
-	decoded                        []gopacket.LayerType
+	decoded                          []gopacket.LayerType
+
+	// ipNext says what the parser decodes after an IPv4 header of each
+	// protocol, for the hand decoders (afterlink.go).
+	ipNext [256]ipLayer
+	// err is the error of the last frame a hand decoder found malformed.
+	err layerError
 
 	// plainIPProto[p] says that an option-less IPv4 header of protocol p
 	// ends the parser's work (TCP, UDP and everything else the parser has
@@ -196,14 +203,10 @@ func NewDecoder() *Decoder {
 	d.ethParser = newParser(layers.LayerTypeEthernet, &d.eth)
 	d.sllParser = newParser(layers.LayerTypeLinuxSLL, &d.sll)
 	d.sll2Parser = newParser(layers.LayerTypeLinuxSLL2, &d.sll2)
-	// The same decoders, without a link layer: the link layer is the
-	// ethParser's Ethernet, unused by these.
-	d.arpParser = newParser(layers.LayerTypeARP, &d.eth)
-	d.ip4Parser = newParser(layers.LayerTypeIPv4, &d.eth)
-	d.hbParser = newParser(LayerTypeHeartbeat, &d.eth)
 	// Read gopacket's tables here rather than in an init function, after
 	// every package (this one's heartbeat registration included) has set
 	// them up.
+	d.ipNext = ipNextLayers()
 	for p := range d.plainIPProto {
 		proto := layers.IPProtocol(p)
 		// GRE may carry a remote span's ERSPAN (readTunnel), and UDP to
@@ -250,7 +253,6 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, wireLen int) *Frame {
 func (d *Decoder) decodeFrame(lt layers.LinkType, data []byte, wireLen int) *Frame {
 	f := d.reset(wireLen)
 	var p *gopacket.DecodingLayerParser
-	payload := data
 	switch lt {
 	case layers.LinkTypeEthernet:
 		p = d.ethParser
@@ -263,8 +265,8 @@ func (d *Decoder) decodeFrame(lt layers.LinkType, data []byte, wireLen int) *Fra
 		}
 		// A remote span's frame with an option-less IPv4 header: straight
 		// to the mirrored frame. Any other (options, broken headers) goes
-		// through the parser and then tunnelAfterParse, as the oracle's
-		// frames all do.
+		// through the hand decoders and then tunnelAfterParse, as the
+		// oracle's frames all do.
 		// A few inlined compares: ARP, IGMP and NLB pay no call.
 		if (l.etherType == uint16(layers.EthernetTypeIPv4) && mayTunnel4(data, l.off) ||
 			l.etherType == uint16(layers.EthernetTypeIPv6) && mayBeTunnel6(data[l.off:])) && !d.inTunnel {
@@ -281,12 +283,13 @@ func (d *Decoder) decodeFrame(lt layers.LinkType, data []byte, wireLen int) *Fra
 		if d.decodePlain(f, data, wireLen, &l) {
 			return f
 		}
-		// ARP, IPv4 that needs the parser (IGMP above all) and NLB: the
-		// parser starts after the link header read here, as the
-		// Ethernet and Dot1Q layers would have read it.
-		if after := d.parserAfterLink(l.etherType); after != nil {
+		// ARP, IPv4 that is not plain (IGMP above all) and NLB: decoded
+		// by hand from after the link header read here, as the parser
+		// would decode them after its Ethernet and Dot1Q layers.
+		if after := afterLink(l.etherType); after != etherNone {
 			l.fill(f, data)
-			p, payload = after, data[l.off:]
+			truncated, reason, err := d.decodeAfterLink(f, after, data[l.off:])
+			return d.finish(f, lt, data, wireLen, truncated, reason, err)
 		}
 	case layers.LinkTypeLinuxSLL:
 		p = d.sllParser
@@ -296,13 +299,25 @@ func (d *Decoder) decodeFrame(lt layers.LinkType, data []byte, wireLen int) *Fra
 		f.Status, f.Err = Unsupported, errUnsupportedLink
 		return f
 	}
-	err := p.DecodeLayers(payload, &d.decoded)
+	err := p.DecodeLayers(data, &d.decoded)
 	for _, t := range d.decoded {
 		d.take(f, t)
 	}
+	var reason Reason
+	if err != nil {
+		reason = d.failedLayer()
+	}
+	return d.finish(f, lt, data, wireLen, p.Truncated, reason, err)
+}
+
+// finish sets the status of f, a frame of wireLen bytes on the wire
+// decoded from data by the parser or the hand decoders, from what they
+// said: err and the layer at fault (reason), or truncated, that a layer
+// ran out of bytes. It then decodes a remote span's mirrored frame.
+func (d *Decoder) finish(f *Frame, lt layers.LinkType, data []byte, wireLen int, truncated bool, reason Reason, err error) *Frame {
 	if err != nil {
 		f.Err = err
-		f.Reason = d.failedLayer(p)
+		f.Reason = reason
 		if len(data) < wireLen {
 			f.Status = Truncated
 		} else {
@@ -335,14 +350,14 @@ func (d *Decoder) decodeFrame(lt layers.LinkType, data []byte, wireLen int) *Fra
 		if f.Kind == KindIPv4 || f.EtherType == layers.EthernetTypeIPv6 {
 			return d.tunnelAfterParse(f, lt, data, wireLen)
 		}
-	case p.Truncated && f.Kind == KindHeartbeat:
+	case truncated && f.Kind == KindHeartbeat:
 		// A heartbeat captured whole that ends before its fields do (a
 		// membership heartbeat shorter than its 1496 bytes, an extended
 		// one whose last TLV runs past the frame) was sent broken or
 		// damaged on the way: counting it as a heartbeat of its host would
 		// vouch for a host on the strength of a fragment.
 		f.Status, f.Reason, f.Err = Malformed, ReasonHeartbeatLength, errShortHeartbeat
-	case p.Truncated:
+	case truncated:
 		// The whole frame was captured, yet a layer ran out of bytes: the
 		// frame's own lengths lie.
 		f.Status, f.Reason, f.Err = Malformed, reasonOf(f.Kind), errShort
@@ -482,28 +497,6 @@ const (
 	etherTypeDot1Q = 0x8100
 	etherTypeQinQ  = 0x88a8
 )
-
-// parserAfterLink returns the parser that starts with the layer gopacket
-// decodes after ethertype et, nil when there is none.
-func (d *Decoder) parserAfterLink(et uint16) *gopacket.DecodingLayerParser {
-	switch layers.EthernetType(et).LayerType() {
-	case layers.LayerTypeARP:
-		return d.arpParser
-	case layers.LayerTypeIPv4:
-		return d.ip4Parser
-	case LayerTypeHeartbeat:
-		return d.hbParser
-	}
-	return nil
-}
-
-func afterLinkType(et uint16) bool {
-	switch layers.EthernetType(et).LayerType() {
-	case layers.LayerTypeARP, layers.LayerTypeIPv4, LayerTypeHeartbeat:
-		return true
-	}
-	return false
-}
 
 // link is an Ethernet header and its VLAN tags, read by readLink.
 //
@@ -709,24 +702,14 @@ func (d *Decoder) take(f *Frame, t gopacket.LayerType) {
 	}
 }
 
-// failedLayer names the layer that returned the error: the one after the
-// last layer decoded, or the first layer of parser p.
-func (d *Decoder) failedLayer(p *gopacket.DecodingLayerParser) Reason {
+// failedLayer names the layer that returned the parser's error: the one
+// after the last layer decoded, or the link layer, the first of every
+// parser.
+func (d *Decoder) failedLayer() Reason {
 	var next gopacket.LayerType
-	if len(d.decoded) == 0 {
-		switch p {
-		case d.arpParser:
-			next = layers.LayerTypeARP
-		case d.ip4Parser:
-			next = layers.LayerTypeIPv4
-		case d.hbParser:
-			next = LayerTypeHeartbeat
-		default:
-			return ReasonLinkHeader
-		}
-	}
 	switch last := lastOf(d.decoded); last {
 	case gopacket.LayerTypeZero:
+		return ReasonLinkHeader
 	case layers.LayerTypeEthernet:
 		next = d.eth.NextLayerType()
 	case layers.LayerTypeLinuxSLL:

@@ -122,6 +122,13 @@ func TestDecodeAllocs(t *testing.T) {
 		ethernet(addr.MAC{3, 0xbf, 10, 0, 0, 50}, addr.MAC{0, 1, 2, 3, 4, 5}, 0x0800,
 			append([]byte{0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 10, 1, 1, 1, 10, 0, 0, 50}, make([]byte, 20)...)),
 		ethernet(addr.Broadcast, addr.MAC{0, 1, 2, 3, 4, 5}, 0x86dd, make([]byte, 40)),
+		// Malformed ARP, IPv4 and IGMP: the hand decoders' errors are
+		// built only when printed.
+		ethernet(addr.Broadcast, addr.MAC{0, 1, 2, 3, 4, 5}, 0x0806, []byte{0, 1, 8, 0, 6, 4, 0, 1, 1, 2}),
+		ethernet(addr.Broadcast, addr.MAC{0, 1, 2, 3, 4, 5}, 0x0800, append([]byte{0x43, 0, 0, 40}, make([]byte, 36)...)),
+		ethernet(addr.Broadcast, addr.MAC{0, 1, 2, 3, 4, 5}, 0x0800,
+			append([]byte{0x46, 0, 0, 40, 0, 0, 0, 0, 1, 2, 0, 0, 10, 1, 1, 1, 239, 0, 0, 1, 7, 1, 0, 0}, make([]byte, 16)...)),
+		igmpFrame([]byte{0x22, 0, 0, 0, 0, 0, 0, 9, 4, 0}),
 	}
 	d := frame.NewDecoder()
 	for i, data := range frames {

@@ -25,5 +25,5 @@ func (d *Decoder) AfterLink(data []byte) bool {
 		return false
 	}
 	var f Frame
-	return !d.decodePlain(&f, data, len(data), &l) && afterLinkType(l.etherType)
+	return !d.decodePlain(&f, data, len(data), &l) && afterLink(l.etherType) != etherNone
 }

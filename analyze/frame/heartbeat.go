@@ -162,11 +162,21 @@ func (h *Heartbeat) HostNameBytes() []byte { return h.hostName[:h.nameLen] }
 // end of an uncut frame); a short payload is marked Truncated and decoded as
 // far as it goes.
 func (h *Heartbeat) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	err := h.decode(data)
+	if h.Truncated {
+		df.SetTruncated()
+	}
+	return err
+}
+
+// decode is DecodeFromBytes without gopacket's feedback: Truncated says
+// what SetTruncated would. The decoder's own heartbeat path calls it
+// directly.
+func (h *Heartbeat) decode(data []byte) error {
 	*h = Heartbeat{BaseLayer: layers.BaseLayer{Contents: data}}
 	h.Captured = len(data)
 	if len(data) < 4 {
 		h.Truncated = true
-		df.SetTruncated()
 		return nil
 	}
 	h.Signature = binary.LittleEndian.Uint32(data[0:4])
@@ -194,19 +204,18 @@ func (h *Heartbeat) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) err
 	}
 	if len(data) < hbHeaderLen {
 		h.Truncated = true
-		df.SetTruncated()
 		return nil
 	}
 	switch h.Kind {
 	case HeartbeatMembership:
-		h.decodeMembership(data, df)
+		h.decodeMembership(data)
 	case HeartbeatExtended:
-		return h.decodeExtended(data[hbHeaderLen:], df)
+		return h.decodeExtended(data[hbHeaderLen:])
 	}
 	return nil
 }
 
-func (h *Heartbeat) decodeMembership(data []byte, df gopacket.DecodeFeedback) {
+func (h *Heartbeat) decodeMembership(data []byte) {
 	u16 := func(off int) uint16 { return binary.LittleEndian.Uint16(data[off:]) }
 	u32 := func(off int) uint32 { return binary.LittleEndian.Uint32(data[off:]) }
 	if len(data) >= 28 {
@@ -226,7 +235,6 @@ func (h *Heartbeat) decodeMembership(data []byte, df gopacket.DecodeFeedback) {
 	}
 	if len(data) < MembershipLen {
 		h.Truncated = true
-		df.SetTruncated()
 	}
 }
 
@@ -240,14 +248,13 @@ var errTLV = errors.New("NLB extended heartbeat: TLV of length zero")
 // An extended heartbeat short enough to be padded to Ethernet's 60 bytes
 // ends in zeros: a TLV of type 0 and length 0 is no TLV, so a tail of zeros
 // is that padding, not a TLV cut short or of length zero.
-func (h *Heartbeat) decodeExtended(tlvs []byte, df gopacket.DecodeFeedback) error {
+func (h *Heartbeat) decodeExtended(tlvs []byte) error {
 	for len(tlvs) > 0 {
 		if isZero(tlvs) {
 			return nil
 		}
 		if len(tlvs) < 8 {
 			h.Truncated = true
-			df.SetTruncated()
 			return nil
 		}
 		typ, size := tlvs[0], int(tlvs[1])*8
@@ -266,7 +273,6 @@ func (h *Heartbeat) decodeExtended(tlvs []byte, df gopacket.DecodeFeedback) erro
 			// Either the snaplen cut it (the caller sees the capture was
 			// short) or the TLV lies about its length.
 			h.Truncated = true
-			df.SetTruncated()
 			return nil
 		}
 		tlvs = tlvs[size:]

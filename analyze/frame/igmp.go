@@ -137,6 +137,12 @@ var (
 // DecodeFromBytes decodes an IGMP message. data is the IPv4 payload, which
 // gopacket has already cut to the IP total length.
 func (g *IGMP) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	return g.decode(data)
+}
+
+// decode is DecodeFromBytes without gopacket's feedback, which IGMP never
+// gives: the decoder's own IPv4 path calls it directly.
+func (g *IGMP) decode(data []byte) error {
 	g.BaseLayer = layers.BaseLayer{Contents: data}
 	g.Type, g.Version, g.MaxResp, g.Checksum, g.ChecksumOK = 0, 0, 0, 0, false
 	g.Group = [4]byte{}

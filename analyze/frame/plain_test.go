@@ -88,6 +88,9 @@ func (c *comparer) check(t testing.TB, name string, data []byte, wireLen int) {
 	if d := sameFrame(f, p); d != "" {
 		t.Fatalf("%s (%d of %d bytes captured, % x): %s", name, len(data), wireLen, data[:min(len(data), 48)], d)
 	}
+	if d := sameLayers(f, p); d != "" {
+		t.Fatalf("%s (%d of %d bytes captured, % x): %s", name, len(data), wireLen, data[:min(len(data), 48)], d)
+	}
 }
 
 // variants checks a frame, every prefix of it (cut by a snaplen, and
