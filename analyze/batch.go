@@ -67,7 +67,9 @@ type deepFrame struct {
 // segment is a run of frames within one second of capture time: its deep
 // frames and the sums of its plain frames.
 type segment struct {
-	sec    int64
+	sec int64
+	// lo and hi are the range of times in second sec (secondRange).
+	lo, hi int64
 	first  int64 // time of the first frame
 	latest int64 // the latest time
 	// deepStart and deltaStart start the segment's deep frames and flood
@@ -114,8 +116,8 @@ func (b *Batch) Add(data []byte, frameNo uint64, now int64, wireLen int, lt laye
 	if b.full {
 		return
 	}
-	if sec := now / int64(time.Second); b.cur == nil || sec != b.cur.sec {
-		if !b.newSegment(sec, now) {
+	if b.cur == nil || now < b.cur.lo || now > b.cur.hi {
+		if !b.newSegment(now/int64(time.Second), now) {
 			return
 		}
 	}
@@ -208,6 +210,7 @@ func (b *Batch) newSegment(sec, now int64) bool {
 	b.segs = append(b.segs, segment{sec: sec, first: now, latest: now,
 		deepStart: len(b.deep), deltaStart: b.deltas.Len()})
 	b.cur = &b.segs[len(b.segs)-1]
+	b.cur.lo, b.cur.hi = secondRange(sec)
 	return true
 }
 

@@ -154,13 +154,16 @@ type Engine struct {
 
 	stats Stats
 	// The clock: capture time of the first and the latest frame, the
-	// latest's second, when the next check is due (advance).
-	started   bool
-	first     int64
-	last      int64
-	sec       int64
-	nextCheck int64
-	finished  bool
+	// latest's second as the range of times in it (secLo to secHi, empty
+	// before the first frame and after a time jump: a range check is a
+	// compare where the second of a frame is a division), when the next
+	// check is due (advance).
+	started      bool
+	first        int64
+	last         int64
+	secLo, secHi int64
+	nextCheck    int64
+	finished     bool
 	// jumped: a time jump ended the analysis (EndAtTimeJump) at jumpFrame,
 	// dated jumpTime.
 	jumped    bool
@@ -213,6 +216,7 @@ func New(opts Options) *Engine {
 		flood: flood.New(l.ClusterMACs, tl),
 		tl:    tl,
 		cov:   cov,
+		secLo: 1, secHi: 0, // no frame's second
 	}
 }
 
@@ -338,7 +342,7 @@ func (e *Engine) plainIPv4(data []byte, ipOff int, vlan frame.VLAN, frameNo uint
 // at or after a time jump (Options.EndAtTimeJump). Small enough to be
 // inlined (keep it so): most frames are in the clock's second.
 func (e *Engine) advance(now int64) bool {
-	if e.started && now/int64(time.Second) == e.sec {
+	if now >= e.secLo && now <= e.secHi {
 		e.last = max(e.last, now)
 		return true
 	}
@@ -352,7 +356,7 @@ func (e *Engine) advanceSecond(now int64) bool {
 	if !e.started {
 		e.started = true
 		e.first, e.last = now, now
-		e.sec = now / int64(time.Second)
+		e.secLo, e.secHi = secondRange(now / int64(time.Second))
 		e.nextCheck = now + int64(e.opts.CheckEvery)
 		e.tl.Advance(now)
 		return true
@@ -363,16 +367,39 @@ func (e *Engine) advanceSecond(now int64) bool {
 	if e.opts.EndAtTimeJump && e.isTimeJump(now) {
 		// afterTimeJump raises the finding, with the frame number.
 		e.jumped, e.jumpTime = true, now
-		e.sec = math.MinInt64 // no frame's second: advanceSecond for all
+		e.secLo, e.secHi = 1, 0 // no frame's second: advanceSecond for all
 		return false
 	}
 	if now > e.last {
 		e.last = now
-		e.sec = now / int64(time.Second)
+		e.secLo, e.secHi = secondRange(now / int64(time.Second))
 		e.tl.Advance(now)
 		e.tick(now)
 	}
 	return true
+}
+
+// secondRange returns the times t, in nanoseconds, of second sec: those
+// with t/1e9 == sec, from lo to hi. Go's division truncates towards zero,
+// so second 0 spans from -0.999999999 s to 0.999999999 s; the ranges at
+// the ends of int64 are cut there.
+func secondRange(sec int64) (lo, hi int64) {
+	const s = int64(time.Second)
+	switch {
+	case sec > 0:
+		lo = sec * s
+		if hi = lo + (s - 1); hi < lo {
+			hi = math.MaxInt64
+		}
+	case sec < 0:
+		hi = sec * s
+		if lo = hi - (s - 1); lo > hi {
+			lo = math.MinInt64
+		}
+	default:
+		lo, hi = -(s - 1), s-1
+	}
+	return lo, hi
 }
 
 // isTimeJump reports whether a frame at now jumps from the clock further

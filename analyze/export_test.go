@@ -1,0 +1,4 @@
+package analyze
+
+// SecondRange is secondRange, for the tests.
+var SecondRange = secondRange
