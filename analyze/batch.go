@@ -129,6 +129,12 @@ func (b *Batch) Add(data []byte, frameNo uint64, now int64, wireLen int, lt laye
 			return
 		}
 	}
+	if lt == layers.LinkTypeEthernet && frame.Deep(data) {
+		// ARP, NLB and IGMP in a few compares: to the engine, counted
+		// towards flooding by their destination alone.
+		b.keepDeep(data, addr.IsClusterForm((*addr.MAC)(data[0:6])), frameNo, now, wireLen, lt, input)
+		return
+	}
 	f, plain := b.dec.DecodePlain(lt, data, wireLen)
 	if !plain {
 		b.addDeep(data, frameNo, now, wireLen, lt, input)
@@ -221,8 +227,14 @@ func (b *Batch) addDeep(data []byte, frameNo uint64, now int64, wireLen int, lt 
 	// to know whether the engine may create flood counters.
 	// A remote span's frame (frame.MayCarryFrame) carries a mirrored
 	// frame whose destination only decoding tells.
-	if lt == layers.LinkTypeEthernet && len(data) >= 14 &&
-		(addr.IsClusterForm((*addr.MAC)(data[0:6])) || frame.MayCarryFrame(data)) {
+	b.keepDeep(data, lt == layers.LinkTypeEthernet && len(data) >= 14 &&
+		(addr.IsClusterForm((*addr.MAC)(data[0:6])) || frame.MayCarryFrame(data)), frameNo, now, wireLen, lt, input)
+}
+
+// keepDeep keeps a frame for the engine; cluster says whether it may
+// count towards flooding.
+func (b *Batch) keepDeep(data []byte, cluster bool, frameNo uint64, now int64, wireLen int, lt layers.LinkType, input int) {
+	if cluster {
 		b.deepCluster++
 	}
 	off := len(b.deepData)

@@ -22,6 +22,7 @@ type plainChecker struct {
 	dec, ref  *frame.Decoder
 	plain     int
 	plainIPv4 int // frames PlainIPv4 took
+	deep      int // frames Deep took
 }
 
 func newPlainChecker() *plainChecker {
@@ -37,6 +38,12 @@ func (c *plainChecker) check(t testing.TB, name string, lt layers.LinkType, data
 	want := lt == layers.LinkTypeEthernet && c.ref.DecodedPlain(data, wireLen)
 	if ok != want {
 		t.Fatalf("%s (% x): DecodePlain %v, plain fast path %v", name, data[:min(len(data), 48)], ok, want)
+	}
+	if lt == layers.LinkTypeEthernet && frame.Deep(data) {
+		c.deep++
+		if ok || frame.MayCarryFrame(data) {
+			t.Fatalf("%s (% x): Deep, yet DecodePlain %v, MayCarryFrame %v", name, data[:min(len(data), 48)], ok, frame.MayCarryFrame(data))
+		}
 	}
 	if !ok {
 		return
@@ -96,8 +103,8 @@ func TestDecodePlainIsDecode(t *testing.T) {
 				c.check(t, name+" short", r.LinkType, r.Data[:n], n)
 			}
 		}
-		if c.plain == 0 || c.plainIPv4 == 0 {
-			t.Fatalf("frames that took the plain path: %d, PlainIPv4: %d", c.plain, c.plainIPv4)
+		if c.plain == 0 || c.plainIPv4 == 0 || c.deep == 0 {
+			t.Fatalf("frames that took the plain path: %d, PlainIPv4: %d, Deep: %d", c.plain, c.plainIPv4, c.deep)
 		}
 	})
 	t.Run("shared corpus", func(t *testing.T) {
@@ -118,4 +125,36 @@ func FuzzDecodePlainIsDecode(f *testing.F) {
 		c.check(t, "fuzzed", layers.LinkTypeEthernet, data, len(data))
 		c.check(t, "fuzzed cut", layers.LinkTypeEthernet, data, len(data)+100)
 	})
+}
+
+// TestDeep checks that Deep takes the frames it is for: the ARP, IGMP and
+// heartbeats of the benchmark mix, all but none, and nothing else.
+func TestDeep(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mixed.pcap")
+	if err := fixtures.WriteMixedFile(path, 20000, 5); err != nil {
+		t.Fatal(err)
+	}
+	d := frame.NewParserDecoder()
+	kinds := map[frame.Kind][2]int{} // frames of each kind: all, taken by Deep
+	for _, r := range testcapture.MustRead(t, path) {
+		k := d.Decode(r.LinkType, r.Data, r.WireLen).Kind
+		n := kinds[k]
+		n[0]++
+		if frame.Deep(r.Data) {
+			n[1]++
+		}
+		kinds[k] = n
+	}
+	for k, n := range kinds {
+		switch k {
+		case frame.KindARP, frame.KindIGMP, frame.KindHeartbeat:
+			if n[0] == 0 || n[1] != n[0] {
+				t.Errorf("%v: Deep took %d of %d", k, n[1], n[0])
+			}
+		default:
+			if n[1] != 0 {
+				t.Errorf("%v: Deep took %d of %d", k, n[1], n[0])
+			}
+		}
+	}
 }

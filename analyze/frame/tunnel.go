@@ -56,6 +56,7 @@ func (e Encap) Session() SessionKind {
 // Wire values of the encapsulations (draft-foschiano-erspan-03, RFC 2784,
 // RFC 2890, RFC 7348).
 const (
+	ipProtoIGMP      = 2
 	ipProtoGRE       = 47
 	ipProtoUDP       = 17
 	greProtoERSPAN   = 0x88BE // types I and II
@@ -293,6 +294,40 @@ func MayCarryFrame(data []byte) bool {
 		proto = data[l.off+6]
 	}
 	return proto == ipProtoGRE || proto == ipProtoUDP
+}
+
+// Deep reports whether data, an Ethernet frame, is in a few compares one
+// that the analyzers read, in its usual form: ARP or an NLB heartbeat
+// (ethertypes 0x0806, 0x886F, 0xBF01), or IPv4 of protocol IGMP, untagged
+// or under one or two tags, with something after its link header. For
+// such a frame DecodePlain reports false (it is no plain frame) and
+// MayCarryFrame false (it carries no remote span's frame), so a caller
+// that sorts frames (analyze.Batch) may skip both. False says nothing:
+// the frame may be either. TestDeep and FuzzDecodePlainIsDecode check
+// those claims on every frame they have.
+//
+// Layout: ethertype at 12-13, or after each 4-byte tag; IPv4 protocol 9
+// bytes into its header.
+func Deep(data []byte) bool {
+	if len(data) < 14 {
+		return false
+	}
+	off := 12 // of the ethertype
+	et := uint16(data[12])<<8 | uint16(data[13])
+	for tags := 0; tags < maxTags && (et == etherTypeDot1Q || et == etherTypeQinQ); tags++ {
+		off += 4
+		if len(data) < off+2 {
+			return false
+		}
+		et = uint16(data[off])<<8 | uint16(data[off+1])
+	}
+	switch et {
+	case uint16(layers.EthernetTypeARP), uint16(EtherTypeNLB), uint16(EtherTypeNLBOld):
+		return len(data) > off+2
+	case uint16(layers.EthernetTypeIPv4):
+		return len(data) >= off+2+20 && data[off+2+9] == ipProtoIGMP
+	}
+	return false
 }
 
 // mayBeTunnel6 reports whether ip, an IPv6 header and what follows, may
