@@ -412,9 +412,9 @@ const sortChunk = 256
 // cache, and the plain frames, most of a busy link, then cost the analyzer
 // one sum per second of capture time instead of a decode each. When the
 // analyzer runs out of work, the reader hands the batch over at once,
-// sorted as far as it got, and the analyzer takes the rest frame by frame.
-// So the two goroutines share the work whichever side is the faster on a
-// capture. Either side that runs out of work polls for the next batch
+// sorted as far as it got, and the analyzer sorts the rest itself before
+// it applies the batch. So the two goroutines share the work whichever
+// side is the faster on a capture. Either side that runs out of work polls for the next batch
 // before it blocks (receive), as blocking costs more than the wait.
 // keepSorting, when not nil, replaces that choice (tests).
 func pipeline(ctx context.Context, src *capture.FileSource, e *analyze.Engine, keepSorting sortPolicy) (interrupted bool, err error) {
@@ -461,12 +461,13 @@ func pipeline(ctx context.Context, src *capture.FileSource, e *analyze.Engine, k
 			break
 		}
 		applyEdges(e, b.packets.Edges)
+		// The analyzer sorts what the reader left: sorting a plain frame
+		// and adding the sums costs less than PacketAt's decode.
+		sortFrom(b, b.sorted.Len())
 		// ApplyBatch declines the rare batch it cannot apply exactly.
-		sorted := b.sorted.Len()
 		if !e.ApplyBatch(b.sorted) {
-			sorted = 0
+			analyzeBatch(e, &b.packets, 0)
 		}
-		analyzeBatch(e, &b.packets, sorted)
 		free <- b
 		// After the batch: what was read when Ctrl-C came (the frames a
 		// live pipe held) is in the report.
@@ -522,6 +523,15 @@ func sortBatch(b *splitBatch, keepSorting sortPolicy) {
 			pk := &p.Packets[i]
 			b.sorted.Add(p.Data(i), p.Frame(i), pk.Time, int(pk.Length), pk.LinkType, int(pk.Input))
 		}
+	}
+}
+
+// sortFrom sorts the frames of b from the from-th on.
+func sortFrom(b *splitBatch, from int) {
+	p := &b.packets
+	for i := from; i < len(p.Packets); i++ {
+		pk := &p.Packets[i]
+		b.sorted.Add(p.Data(i), p.Frame(i), pk.Time, int(pk.Length), pk.LinkType, int(pk.Input))
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 // sortAll makes the pipeline's reader sort every frame; sortHalf the first
-// half of each batch (the analyzer takes the rest frame by frame).
+// half of each batch (the analyzer sorts the rest).
 func sortAll(int, int) bool { return true }
 
 func sortHalf(sorted, total int) bool { return sorted < total/2 }
