@@ -101,6 +101,9 @@ type axisView struct {
 	Width  float64
 	Ticks  []tickView
 	Bucket string // what one bar covers
+	// Uncovered is the time no input covered, shaded on the axis and
+	// every lane.
+	Uncovered []uncoveredView
 }
 
 type tickView struct {
@@ -132,6 +135,19 @@ type laneView struct {
 	Gaps  []gapView
 	Marks []eventMark
 	Note  string // drawn in the strip when it has nothing else
+	// Uncovered shades the time no input covered (the page's), so that
+	// an empty stretch of a lane is not read as a silence.
+	Uncovered []uncoveredView
+}
+
+// uncoveredView is a stretch of the axis that no input covered (rotated
+// files with a pause between them): nothing there was captured, and no
+// gap or rate counts it.
+type uncoveredView struct {
+	X, W         float64
+	Start, Title string
+	Seconds      string
+	Label        string // on the axis, where it fits
 }
 
 type attr struct{ Name, Value string }
@@ -194,6 +210,7 @@ func buildPage(r *analyze.Report) *page {
 		endFormat(r.Capture.Start, r.Capture.End), round(sc.span))
 	p.Axis.Ticks = ticks(sc)
 	p.Axis.Bucket = bucketNote(r.Timeline, sc.span)
+	p.Axis.Uncovered = uncoveredViews(r.Capture.Uncovered, sc)
 
 	ids := map[*finding.Finding]int{}
 	for i := range r.Findings[:min(len(r.Findings), htmlMaxFindings)] {
@@ -260,6 +277,14 @@ func buildPage(r *analyze.Report) *page {
 		}
 		p.Other = append(p.Other, arpLane(b, sc, r.Capture.End))
 	}
+	for i := range p.Clusters {
+		for j := range p.Clusters[i].Lanes {
+			p.Clusters[i].Lanes[j].Uncovered = p.Axis.Uncovered
+		}
+	}
+	for i := range p.Other {
+		p.Other[i].Uncovered = p.Axis.Uncovered
+	}
 	tl := r.Timeline
 	if tl.SeriesOmitted > 0 || tl.EventsDropped > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("The timeline's limits left out %s and %s (a capture with more hosts, "+
@@ -267,6 +292,25 @@ func buildPage(r *analyze.Report) *page {
 			finding.Plural(tl.SeriesOmitted, "history", "histories"), finding.Plural(tl.EventsDropped, "change", "changes")))
 	}
 	return p
+}
+
+// uncoveredViews places the stretches no input covered on the axis, at
+// least a pixel wide so that a short pause still shows.
+func uncoveredViews(spans []analyze.TimeSpan, sc scale) []uncoveredView {
+	var out []uncoveredView
+	for _, u := range spans {
+		x := sc.x(u.Start)
+		w := math.Max(sc.x(u.End)-x, 1)
+		d := u.End.Sub(u.Start)
+		out = append(out, uncoveredView{X: x, W: w, Start: u.Start.UTC().Format(time.RFC3339Nano),
+			Seconds: strconv.FormatFloat(d.Seconds(), 'f', -1, 64),
+			Title: fmt.Sprintf("not captured: no input covers %s to %s UTC (%s); nothing here was seen, "+
+				"and no gap or rate counts it", u.Start.UTC().Format("15:04:05.000"), endFormat(u.Start, u.End), gapLabel(d))})
+		if w >= 80 {
+			out[len(out)-1].Label = "not captured"
+		}
+	}
+	return out
 }
 
 // gapLabel is a gap's length as a reader wants it at a glance: tenths of

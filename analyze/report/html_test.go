@@ -2,6 +2,8 @@ package report_test
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +234,91 @@ func TestHTMLDownsampledNote(t *testing.T) {
 	r.Timeline.Bucket = 16 * time.Second
 	if out := render(t, r); !strings.Contains(out, "Each bar covers 16s of capture time") {
 		t.Error("no downsampling note")
+	}
+}
+
+// TestHTMLUncovered reads a capture as two files with a five-minute pause
+// between them: the page shades the pause on the axis and on every lane,
+// where it is, says what it is, and a capture without a pause has no
+// shading.
+func TestHTMLUncovered(t *testing.T) {
+	sc, ok := fixtures.Lookup("migration")
+	if !ok {
+		t.Fatal("no scenario migration")
+	}
+	c, _ := sc.Build()
+	recs := c.Records()
+	half := len(recs) / 2
+	const pause = 5 * time.Minute
+	e := analyze.New(analyze.Options{Inputs: []string{"first.pcap", "second.pcap"}})
+	var pauseStart, pauseEnd time.Time
+	for i, r := range recs {
+		at, input := c.Start.Add(r.At), 0
+		if i >= half {
+			at, input = at.Add(pause), 1
+		}
+		switch i {
+		case 0, half:
+			e.InputStart(input, at)
+		case half - 1:
+			e.InputEnd(0, at)
+			pauseStart = at
+		}
+		if i == half {
+			pauseEnd = at
+		}
+		e.Packet(r.Frame, analyze.Meta{Frame: uint64(i + 1), Time: at, Length: len(r.Frame), LinkType: c.LinkType, Input: input})
+	}
+	e.InputEnd(1, c.Start.Add(recs[len(recs)-1].At).Add(pause))
+	r := e.Finish()
+	if len(r.Capture.Uncovered) != 1 {
+		t.Fatalf("uncovered %v, want the pause %v to %v", r.Capture.Uncovered, pauseStart, pauseEnd)
+	}
+	doc, err := html.Parse(strings.NewReader(render(t, r)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	span := r.Capture.End.Sub(r.Capture.Start)
+	wantX := float64(pauseStart.Sub(r.Capture.Start)) / float64(span) * 960
+	wantW := float64(pauseEnd.Sub(pauseStart)) / float64(span) * 960
+	var axis, inLanes, lanesSeen int
+	var label, title string
+	walk(doc, func(n *html.Node) {
+		if attrOf(n, "data-lane") != "" {
+			lanesSeen++
+		}
+		if n.Data != "g" || attrOf(n, "class") != "uncovered" {
+			return
+		}
+		if attrOf(n, "data-uncovered-seconds") != "" {
+			axis++
+			label, title = text(n.FirstChild.NextSibling), text(n.LastChild)
+		} else {
+			inLanes++
+		}
+		if got := attrOf(n, "data-uncovered-start"); got != pauseStart.UTC().Format(time.RFC3339Nano) {
+			t.Errorf("uncovered from %s, want %s", got, pauseStart.UTC().Format(time.RFC3339Nano))
+		}
+		rect := n.FirstChild
+		var x, w float64
+		if _, err := fmt.Sscan(attrOf(rect, "x"), &x); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fmt.Sscan(attrOf(rect, "width"), &w); err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(x-wantX) > 1 || math.Abs(w-wantW) > 1 {
+			t.Errorf("uncovered at x %.1f width %.1f, want %.1f and %.1f", x, w, wantX, wantW)
+		}
+	})
+	if axis != 1 || lanesSeen == 0 || inLanes != lanesSeen {
+		t.Errorf("uncovered on the axis %d times (want 1), on %d of %d lanes", axis, inLanes, lanesSeen)
+	}
+	if label != "not captured" || !strings.Contains(title, "no input covers") || !strings.Contains(title, "5m") {
+		t.Errorf("axis label %q, title %q", label, title)
+	}
+
+	if out := render(t, scenarioReport(t, "migration")); strings.Contains(out, `class="uncovered"`) || strings.Contains(out, "not captured") {
+		t.Error("a capture without a pause has uncovered time on its page")
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -331,5 +332,45 @@ func TestHTMLHostileNamesInChromium(t *testing.T) {
 	}
 	if labels != 1 || files != 1 {
 		t.Errorf("host 1's label read back %d times, the file name %d times; want once each", labels, files)
+	}
+}
+
+// TestHTMLUncoveredInChromium reads two rotated files with a pause of
+// 3m40s between them with read --html and loads the page in Chromium: the
+// pause is shaded on the axis and on every lane, labelled, and drawn as no
+// host's gap, so an empty stretch of a lane is not read as a silence.
+func TestHTMLUncoveredInChromium(t *testing.T) {
+	browser := requireChromium(t)
+	first := fixtureBytes(t, "healthy-unicast.pcap")
+	page := filepath.Join(t.TempDir(), "rotated.html")
+	files := map[string][]byte{"ring-1.pcap": first, "ring-2.pcap": editPcap(t, first, 4*time.Minute, nil)}
+	if _, code := readFiles(t, files, []string{"--html", page}, "ring-1.pcap", "ring-2.pcap"); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	p := loadInChromium(t, browser, page, "rotated.png")
+	if len(p.console) > 0 {
+		t.Errorf("console messages:\n%s", strings.Join(p.console, "\n"))
+	}
+	var axis int
+	for _, n := range elements(p.dom, "data-uncovered-seconds", "") {
+		axis++
+		if s, _ := strconv.ParseFloat(domAttr(n, "data-uncovered-seconds"), 64); math.Abs(s-220.093203) > 1e-6 {
+			t.Errorf("uncovered for %v s, want 220.093203", s)
+		}
+		if !strings.Contains(domText(n), "not captured") || !strings.Contains(domText(n), "no input covers 10:00:19.936 to 10:04:00 UTC") {
+			t.Errorf("the axis says %q", domText(n))
+		}
+	}
+	hosts := lanesOf(p, "host", "", "")
+	if axis != 1 || len(hosts) != 3 {
+		t.Fatalf("uncovered %d times on the axis, %d host lanes; want 1 and 3", axis, len(hosts))
+	}
+	for _, l := range append(hosts, lanesOf(p, "arp", "", "")...) {
+		if n := len(elements(l, "data-uncovered-start", "")); n != 1 {
+			t.Errorf("lane %s %s: shaded %d times, want 1", domAttr(l, "data-lane"), domText(l)[:min(len(domText(l)), 40)], n)
+		}
+		if n := len(elements(l, "data-gap-seconds", "")); n != 0 {
+			t.Errorf("lane %s: %d gaps over the pause", domAttr(l, "data-lane"), n)
+		}
 	}
 }
