@@ -41,7 +41,7 @@ var fleetLabAlerts = []string{
 // --metrics-listen` and --textfile serve, from their Desc definitions.
 func mtuMetricNames() []string {
 	ch := make(chan *prometheus.Desc, 64)
-	newMTUMetrics(buildInfo{}, 0).Describe(ch)
+	newMTUMetrics(buildInfo{}, 0, 0).Describe(ch)
 	close(ch)
 	var names []string
 	for d := range ch {

@@ -164,7 +164,7 @@ func runMTU(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	build := readBuildInfo()
 	m := &mtuRun{opts: o, prober: prober, stdout: stdout, stderr: stderr, version: build.Version, last: map[string]mtuState{}}
 	if o.metricsListen != "" || o.textfile != "" {
-		m.metrics = newMTUMetrics(build, o.expect)
+		m.metrics = newMTUMetrics(build, o.expect, o.every)
 	}
 	if o.metricsListen != "" {
 		ln, err := net.Listen("tcp", o.metricsListen)

@@ -28,6 +28,7 @@ const mtuMaxTargets = 1024
 type mtuMetrics struct {
 	build      buildInfo
 	expect     int
+	every      time.Duration // between sweeps (--every); 0 for one sweep
 	maxTargets int
 
 	mu       sync.Mutex
@@ -65,14 +66,17 @@ var (
 		"When the last complete sweep ended (Unix time); absent before the first.", nil, nil)
 	descPathMTUSweepDuration = prometheus.NewDesc("nlbprobe_path_mtu_sweep_duration_seconds",
 		"How long the last complete sweep took; absent before the first.", nil, nil)
+	descPathMTUInterval = prometheus.NewDesc("nlbprobe_path_mtu_sweep_interval_seconds",
+		"The time between two sweeps (--every), which tells when the last sweep is overdue; absent for a one-shot sweep (cron, a systemd timer).",
+		nil, nil)
 	descPathMTUSweeps = prometheus.NewDesc("nlbprobe_path_mtu_sweeps_total",
 		"Sweeps completed.", nil, nil)
 	descMTUOmitted = prometheus.NewDesc("nlbprobe_metrics_series_omitted",
 		"Targets left out of the per-target metrics beyond the limit of "+strconv.Itoa(mtuMaxTargets)+".", nil, nil)
 )
 
-func newMTUMetrics(b buildInfo, expect int) *mtuMetrics {
-	m := &mtuMetrics{build: b, expect: expect, maxTargets: mtuMaxTargets, reg: prometheus.NewRegistry()}
+func newMTUMetrics(b buildInfo, expect int, every time.Duration) *mtuMetrics {
+	m := &mtuMetrics{build: b, expect: expect, every: every, maxTargets: mtuMaxTargets, reg: prometheus.NewRegistry()}
 	m.reg.MustRegister(m)
 	return m
 }
@@ -99,7 +103,7 @@ func (m *mtuMetrics) publish(results []*mtuResult, end time.Time, duration time.
 // Describe sends the descriptions of every metric.
 func (m *mtuMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descMTUBuildInfo, descPathMTU, descPathMTUBlackhole, descPathMTUReachable,
-		descPathMTUTargetError, descPathMTUExpected, descPathMTULastSweep, descPathMTUSweepDuration, descPathMTUSweeps, descMTUOmitted} {
+		descPathMTUTargetError, descPathMTUExpected, descPathMTULastSweep, descPathMTUSweepDuration, descPathMTUInterval, descPathMTUSweeps, descMTUOmitted} {
 		ch <- d
 	}
 }
@@ -122,6 +126,9 @@ func (m *mtuMetrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPathMTUSweeps, prometheus.CounterValue, float64(sweeps))
 	if m.expect > 0 {
 		gauge(descPathMTUExpected, float64(m.expect))
+	}
+	if m.every > 0 {
+		gauge(descPathMTUInterval, m.every.Seconds())
 	}
 	if sweeps > 0 {
 		gauge(descPathMTULastSweep, float64(end.UnixNano())/1e9)

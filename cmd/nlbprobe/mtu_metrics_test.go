@@ -76,7 +76,7 @@ func promtoolCheckMetrics(t testing.TB, page string) {
 // value of the last sweep, per-target series stop at the limit and the
 // rest is counted, and promtool accepts the page.
 func TestMTUMetricsSeries(t *testing.T) {
-	m := newMTUMetrics(buildInfo{Version: "v1.2.3", Revision: "abc", GoVersion: "go1.26.8"}, 9000)
+	m := newMTUMetrics(buildInfo{Version: "v1.2.3", Revision: "abc", GoVersion: "go1.26.8"}, 9000, 10*time.Minute)
 	scrape := func() string {
 		srv := httptest.NewServer(m.handler())
 		defer srv.Close()
@@ -94,6 +94,9 @@ func TestMTUMetricsSeries(t *testing.T) {
 	before := parseMetrics(t, scrape())
 	if before["nlbprobe_path_mtu_sweeps_total"] != 0 || before["nlbprobe_path_mtu_expected_bytes"] != 9000 {
 		t.Errorf("before the first sweep: %v", before)
+	}
+	if before["nlbprobe_path_mtu_sweep_interval_seconds"] != 600 {
+		t.Errorf("before the first sweep of --every 10m: %v", before)
 	}
 	if _, ok := before["nlbprobe_path_mtu_last_sweep_timestamp_seconds"]; ok {
 		t.Errorf("a last sweep time before any sweep: %v", before)
@@ -127,6 +130,7 @@ func TestMTUMetricsSeries(t *testing.T) {
 		`nlbprobe_path_mtu_expected_bytes`:                                          9000,
 		`nlbprobe_path_mtu_last_sweep_timestamp_seconds`:                            float64(end.Unix()),
 		`nlbprobe_path_mtu_sweep_duration_seconds`:                                  2.5,
+		`nlbprobe_path_mtu_sweep_interval_seconds`:                                  600,
 		`nlbprobe_path_mtu_sweeps_total`:                                            1,
 		`nlbprobe_metrics_series_omitted`:                                           0,
 	}
@@ -163,7 +167,7 @@ func TestWriteTextfileAtomic(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("TMPDIR", filepath.Join(dir, "no-such-dir"))
 	path := filepath.Join(dir, "nlbprobe-mtu.prom")
-	m := newMTUMetrics(buildInfo{Version: "(devel)", Revision: "unknown", GoVersion: "go1.26.8"}, 9000)
+	m := newMTUMetrics(buildInfo{Version: "(devel)", Revision: "unknown", GoVersion: "go1.26.8"}, 9000, 0)
 	// A large page, so that a write that is not atomic is caught half-way.
 	var results []*mtuResult
 	for i := range 1000 {
@@ -211,8 +215,12 @@ func TestWriteTextfileAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := parseMetrics(t, string(b)); got[`nlbprobe_path_mtu_reachable{target="hv0999.example.net"}`] != 1 {
+	got := parseMetrics(t, string(b))
+	if got[`nlbprobe_path_mtu_reachable{target="hv0999.example.net"}`] != 1 {
 		t.Errorf("the last target is not in the file")
+	}
+	if v, ok := got["nlbprobe_path_mtu_sweep_interval_seconds"]; ok {
+		t.Errorf("a one-shot sweep's file says sweeps come every %v s", v)
 	}
 	promtoolCheckMetrics(t, string(b))
 	entries, err := os.ReadDir(dir)
