@@ -24,7 +24,9 @@ import (
 // keeps the other frames (ARP, IGMP, NLB heartbeats, anything the fast
 // path does not decode) for the engine. The read pipeline fills Batches on
 // its reader goroutine, which has the frames in its cache, so that the
-// plain frames' share of the analysis moves to the other core.
+// plain frames' share of the analysis moves to the other core; when the
+// engine runs out of work first, its goroutine sorts the rest of the batch
+// itself, which still costs less a frame than PacketAt.
 //
 // The sums are kept per second of capture time: a run of frames within
 // one second is a segment, and the engine's clock ticks (per-second work,
