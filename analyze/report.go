@@ -275,12 +275,25 @@ type IGMPMember struct {
 	LastSeen  time.Time  `json:"last_seen"`
 	Left      bool       `json:"left"`
 	// Active is what a snooping switch would still hold at the end of the
-	// capture: reported within the last 260 s and not left.
+	// capture: reported within the last igmp.MembershipTimeout and not left.
 	Active      bool `json:"active"`
 	WithSources bool `json:"with_sources"`
 	// History is the member's joins and leaves of an NLB group
 	// (239.255.Y.Z) in time order (HTML report only).
 	History []IGMPEvent `json:"-"`
+}
+
+// State says in a word where the membership stands at the end of the
+// capture: "active", "left" (a leave or an exclude-all record) or
+// "expired" (no report within igmp.MembershipTimeout).
+func (m *IGMPMember) State() string {
+	switch {
+	case m.Left:
+		return "left"
+	case !m.Active:
+		return "expired"
+	}
+	return "active"
 }
 
 // Querier is one IGMP querier.
@@ -678,7 +691,7 @@ func (e *Engine) igmpGroupReports(hist *histories) []IGMPGroup {
 		gr.Members = append(gr.Members, IGMPMember{
 			IP: netip.AddrFrom4(k.Member), MAC: m.MAC, Version: m.Version, Reports: m.Reports,
 			FirstSeen: at(m.First), LastSeen: at(m.Last), Left: m.Left, WithSources: m.WithSources,
-			Active:  !m.Left && e.last-m.Last < int64(260*time.Second),
+			Active:  !m.Left && e.last-m.Last < int64(igmp.MembershipTimeout),
 			History: hist.members[k],
 		})
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/nlbprobe/nlbprobe/analyze"
 	"github.com/nlbprobe/nlbprobe/analyze/addr"
 	"github.com/nlbprobe/nlbprobe/analyze/finding"
+	"github.com/nlbprobe/nlbprobe/analyze/igmp"
 )
 
 // The HTML page's bounds: a capture of any length or size gives a page of
@@ -622,15 +623,8 @@ func igmpLanes(r *analyze.Report, c *analyze.Cluster, sc scale, cluster attr) []
 		}
 		used[m.IP] = true
 		l.Attrs = append(l.Attrs, attr{"data-joined", "true"}, attr{"data-member", m.IP.String()})
-		state := "active"
-		switch {
-		case m.Left:
-			state = "left"
-		case !m.Active:
-			state = "expired"
-		}
-		l.Sub = fmt.Sprintf("%v, IGMPv%d, %s, %s", m.IP, m.Version, finding.Plural(m.Reports, "report", "reports"), state)
-		end := m.LastSeen.Add(260 * time.Second)
+		l.Sub = fmt.Sprintf("%v, IGMPv%d, %s, %s", m.IP, m.Version, finding.Plural(m.Reports, "report", "reports"), m.State())
+		end := m.LastSeen.Add(igmp.MembershipTimeout)
 		if end.After(r.Capture.End) {
 			end = r.Capture.End
 		}

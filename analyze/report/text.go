@@ -417,14 +417,7 @@ func writeIGMP(t *textWriter, r *analyze.Report) {
 		for _, g := range r.IGMPGroups {
 			var ms []string
 			for _, m := range g.Members {
-				state := "active"
-				switch {
-				case m.Left:
-					state = "left"
-				case !m.Active:
-					state = "expired"
-				}
-				ms = append(ms, fmt.Sprintf("%v (v%d, %d, %s)", m.IP, m.Version, m.Reports, state))
+				ms = append(ms, fmt.Sprintf("%v (v%d, %d, %s)", m.IP, m.Version, m.Reports, m.State()))
 			}
 			cluster := "-"
 			if g.NLBCluster.IsValid() {
